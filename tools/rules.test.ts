@@ -1,0 +1,61 @@
+// Project rules that hold for every package, checked on every test run.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const packagesDir = join(root, 'packages');
+/** Backends, the CLI and crypto providers may use Node; nothing else may. */
+const nodePackages = new Set(['netif-tap', 'netif-socket', 'socket', 'cli', 'testing']);
+
+function sourceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.(ts|mts|cts)$/.test(name) ? [path] : [];
+  });
+}
+
+const packages = readdirSync(packagesDir).filter((name) => existsSync(join(packagesDir, name, 'package.json')));
+
+describe('package rules', () => {
+  for (const name of packages) {
+    const manifest = JSON.parse(readFileSync(join(packagesDir, name, 'package.json'), 'utf8')) as {
+      name: string;
+      dependencies?: Record<string, string>;
+      exports?: Record<string, unknown>;
+      files?: string[];
+      engines?: Record<string, string>;
+    };
+
+    it(`${name}: is publishable (exports import/require/types, files, engines, README)`, () => {
+      expect(manifest.name).toBe(`@morgana/${name}`);
+      const dot = manifest.exports?.['.'] as { import?: unknown; require?: unknown } | undefined;
+      expect(dot?.import).toBeDefined();
+      expect(dot?.require).toBeDefined();
+      expect(manifest.files).toContain('dist');
+      expect(manifest.engines?.node).toBeDefined();
+      expect(existsSync(join(packagesDir, name, 'README.md'))).toBe(true);
+    });
+
+    if (nodePackages.has(name)) continue;
+
+    it(`${name}: has no third-party runtime dependency`, () => {
+      for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+        expect(dependency.startsWith('@morgana/'), dependency).toBe(true);
+      }
+    });
+
+    it(`${name}: imports no node: module and uses no Node-only global`, () => {
+      for (const file of sourceFiles(join(packagesDir, name, 'src'))) {
+        const text = readFileSync(file, 'utf8');
+        expect(text, file).not.toMatch(/from\s+['"]node:|require\(\s*['"]node:|\bBuffer\.|\bprocess\./);
+        // The system clock is the one place allowed to read host time (ARCHITECTURE.md: Time).
+        if (!file.endsWith(join('core', 'src', 'clock.ts'))) {
+          expect(text, file).not.toMatch(/\bsetTimeout\(|\bsetInterval\(|\bDate\.now\(/);
+        }
+      }
+    });
+  }
+});
