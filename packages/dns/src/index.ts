@@ -1,0 +1,3 @@
+export * from './name.js';
+export * from './types.js';
+export * from './wire.js';
