@@ -4,7 +4,7 @@
  * {@link Rdata}; other types are carried as opaque bytes (RFC 3597).
  */
 import { DecodeError, readIpv4, readU16, readU32, writeIpv4 } from '@morgana/core';
-import { checkName, type DnsName, MAX_NAME_LENGTH, nameKey } from './name.js';
+import { checkName, type DnsName, MAX_NAME_LENGTH } from './name.js';
 import {
   type DnsFlags,
   type DnsMessage,
@@ -379,7 +379,8 @@ class Writer {
   name(name: DnsName, compress: boolean): void {
     for (let i = 0; i < name.length; i++) {
       const suffix = i === 0 ? name : name.slice(i);
-      const key = nameKey(suffix);
+      // Exact (case-sensitive) match, so a name decodes with the case it was given (RFC 4343 §4).
+      const key = suffix.join('\u0100');
       const target = compress ? this.names.get(key) : undefined;
       if (target !== undefined) {
         this.u16(0xc000 | target);
@@ -534,6 +535,18 @@ function encodeRdata(writer: Writer, record: ResourceRecord): void {
       writer.raw(data.data);
       return;
   }
+}
+
+/** Decodes RDATA wire bytes of `type` (no compression: nothing precedes them). Throws {@link DecodeError}. */
+export function rdataFromWire(type: number, bytes: Uint8Array): Rdata {
+  return decodeRdata(new Reader(bytes, 0), type, bytes.length);
+}
+
+/** The RDATA of a record as wire bytes, uncompressed (for the RFC 3597 generic text form and DNSSEC). */
+export function rdataToWire(data: Rdata): Uint8Array {
+  const writer = new Writer(MAX_MESSAGE_LENGTH);
+  encodeRdata(writer, { name: [], type: 0, class: 1, ttl: 0, data });
+  return writer.bytes.slice(0, writer.length);
 }
 
 function encodeRecord(writer: Writer, record: ResourceRecord): void {
