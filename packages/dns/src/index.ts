@@ -4,3 +4,6 @@ export * from './wire.js';
 export * from './text.js';
 export * from './presentation.js';
 export * from './zone.js';
+export * from './lookup.js';
+export * from './server.js';
+export * from './serve.js';
