@@ -7,3 +7,5 @@ export * from './zone.js';
 export * from './lookup.js';
 export * from './server.js';
 export * from './serve.js';
+export * from './client.js';
+export * from './notify.js';
