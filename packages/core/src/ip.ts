@@ -56,6 +56,14 @@ export interface IpWriteOptions {
   readonly dontFragment?: boolean;
   /** Source address; default: the address of the route's interface. */
   readonly source?: Ipv4Address;
+  /**
+   * The transport left its checksum to the IP layer: the offset of the (zeroed) checksum field
+   * in the payload. The IP layer seeds it with the pseudo-header sum and asks the device to
+   * finish it when `txChecksumOffload` holds and the datagram is not fragmented; otherwise it
+   * computes the checksum itself (a computed UDP checksum of 0 is sent as 0xffff, RFC 768).
+   * Absent: the transport filled its checksum.
+   */
+  readonly checksumOffset?: number;
 }
 
 /** A route. */
