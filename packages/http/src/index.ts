@@ -1,0 +1,3 @@
+export * from './headers.js';
+export * from './parser.js';
+export * from './serialize.js';
