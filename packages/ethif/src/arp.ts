@@ -382,12 +382,13 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
 
   /** A resolved MAC without sending anything but a refresh; marks a dynamic entry used. */
   function resolved(address: Ipv4Address, now: number, refresh: boolean): MacAddress | undefined {
-    const fixed = statics.get(address) ?? groupMac(address);
-    if (fixed !== undefined) return fixed;
+    // Learned entries first: they carry nearly all traffic. Static and learned never overlap.
     const entry = liveEntry(address, now);
-    if (entry === undefined) return undefined;
-    use(entry, address, now, refresh);
-    return entry.mac;
+    if (entry !== undefined) {
+      use(entry, address, now, refresh);
+      return entry.mac;
+    }
+    return statics.get(address) ?? groupMac(address);
   }
 
   // ------------------------------------------------------------------------------------------
