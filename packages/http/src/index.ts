@@ -1,3 +1,5 @@
 export * from './headers.js';
 export * from './parser.js';
 export * from './serialize.js';
+export * from './date.js';
+export * from './server.js';
