@@ -1,0 +1,346 @@
+/**
+ * A {@link TcpFlow} over a connected `net.Socket`: the kernel does TCP, this file gives it the
+ * Flow contract (owned chunks from `read`, bounded buffering behind `write`, half-close,
+ * graceful close, RST on abort, named errors).
+ */
+import type net from 'node:net';
+import {
+  ClosedError,
+  ConnectionReset,
+  type CounterSet,
+  type Ipv4Address,
+  type MorganaError,
+  type TcpFlow,
+  type TcpInfo,
+  type TcpState,
+  type Timer,
+} from '@morgana/core';
+import type { SocketStackConfig } from './config.js';
+import { toMorganaError } from './errors.js';
+
+/** A settled-later operation. */
+interface Settler<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A `write()` waiting for room in Node's buffer. */
+interface PendingWrite extends Settler<void> {
+  readonly data: Uint8Array;
+  /** True when the bytes are ours (a writev concatenation), so Node may keep them without a copy. */
+  readonly owned: boolean;
+  /** Set when Node kept the caller's own bytes: the write resolves when Node is done with them. */
+  waitsForCallback: boolean;
+}
+
+/** Where the endpoints of a flow are. */
+export interface FlowEndpoints {
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+}
+
+function copyOf(data: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafe(data.length);
+  copy.set(data);
+  return copy;
+}
+
+/** A connection of the socket stack. */
+export class SocketTcpFlow implements TcpFlow {
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+
+  // Receive side: chunks read ahead of read(), up to receiveBufferLimit bytes.
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private paused = false;
+  private peerFinished = false;
+  private readonly readers: Settler<Uint8Array | null>[] = [];
+
+  // Send side.
+  private readonly writes: PendingWrite[] = [];
+  private shutdownRequested = false;
+  private endCalled = false;
+  private finSentFirst = false;
+  private finished = false;
+  private readonly shutdownWaiters: Settler<void>[] = [];
+
+  // Closing and failure.
+  /** close(), abort() or the stack's close was called: new operations fail with ClosedError. */
+  private localClosed = false;
+  private readonly closeWaiters: Settler<void>[] = [];
+  private closeTimer: Timer | undefined;
+  /** Node closed the socket ('close' event). */
+  private destroyed = false;
+  /** What pending operations rejected with when the connection failed. */
+  private pendingError: MorganaError | undefined;
+  /** What operations fail with after the connection failed. */
+  private failure: MorganaError | undefined;
+  private readonly closedPromise: Promise<void>;
+
+  private readonly onWritten = (error?: Error | null): void => {
+    if (error == null) this.pump();
+  };
+
+  constructor(
+    private readonly socket: net.Socket,
+    endpoints: FlowEndpoints,
+    private readonly config: SocketStackConfig,
+    private readonly counters: CounterSet,
+    onClosed: (flow: SocketTcpFlow) => void,
+  ) {
+    this.localAddress = endpoints.localAddress;
+    this.localPort = endpoints.localPort;
+    this.remoteAddress = endpoints.remoteAddress;
+    this.remotePort = endpoints.remotePort;
+    this.closedPromise = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.onClose();
+        onClosed(this);
+        resolve();
+      });
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('finish', () => this.onFinish());
+    socket.on('error', (error) => this.onError(error));
+  }
+
+  read(): Promise<Uint8Array | null> {
+    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const chunk = this.chunks.shift();
+    if (chunk !== undefined) {
+      this.buffered -= chunk.length;
+      if (this.paused && this.buffered < this.config.receiveBufferLimit) {
+        this.paused = false;
+        this.socket.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.peerFinished) return Promise.resolve(null);
+    if (this.destroyed) return Promise.reject(new ClosedError('the flow is closed'));
+    return new Promise((resolve, reject) => this.readers.push({ resolve, reject }));
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    return this.enqueue(data, false);
+  }
+
+  writev(chunks: readonly Uint8Array[]): Promise<void> {
+    if (chunks.length === 1) return this.enqueue(chunks[0], false);
+    // One buffer of our own: one system call, and nothing of the caller's is kept.
+    return this.enqueue(Buffer.concat(chunks), true);
+  }
+
+  shutdown(): Promise<void> {
+    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.finished) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.shutdownWaiters.push({ resolve, reject });
+      this.shutdownRequested = true;
+      this.pump();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.localClosed || this.destroyed || this.failure !== undefined) {
+      return this.closeWaiters.length > 0 ? new Promise((resolve, reject) => this.closeWaiters.push({ resolve, reject })) : Promise.resolve();
+    }
+    this.localClosed = true;
+    const closed = new ClosedError('the flow was closed');
+    for (const reader of this.readers.splice(0)) reader.reject(closed);
+    // Nobody will read any more: drop what was read ahead and keep draining the kernel
+    // until the peer's FIN, so that the connection closes gracefully instead of with a RST.
+    this.discardReceived();
+    this.shutdownRequested = true;
+    const promise = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
+    this.closeTimer = this.config.clock.setTimer(this.config.closeTimeout, () => {
+      this.closeTimer = undefined;
+      this.counters.add('close-timeouts');
+      this.socket.destroy();
+    });
+    this.pump();
+    return promise;
+  }
+
+  abort(): void {
+    if (this.destroyed || this.failure !== undefined) return;
+    this.localClosed = true;
+    this.fail(new ConnectionReset('the flow was aborted'), new ClosedError('the flow was aborted'));
+    this.counters.add('resets-sent');
+    this.socket.resetAndDestroy();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.socket.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    this.socket.setKeepAlive(enable, idleMs);
+  }
+
+  info(): TcpInfo {
+    const socket = this.socket;
+    return {
+      state: this.state(),
+      // Node does not expose the kernel's TCP_INFO: the figures it keeps to itself read 0.
+      srtt: 0,
+      rttvar: 0,
+      rto: 0,
+      cwnd: 0,
+      ssthresh: 0,
+      mss: 0,
+      retransmits: 0,
+      // bytesWritten counts what is still queued in Node; the kernel has the rest.
+      bytesSent: Math.max(0, socket.bytesWritten - socket.writableLength),
+      bytesReceived: socket.bytesRead,
+      sndWnd: 0,
+      rcvWnd: 0,
+      congestionControl: 'kernel',
+    };
+  }
+
+  /** The stack is closing: fail everything pending with `ClosedError` and reset the connection. */
+  destroyForStack(): Promise<void> {
+    if (!this.destroyed) {
+      this.localClosed = true;
+      const closed = new ClosedError('the socket stack was closed');
+      this.fail(closed, closed);
+      this.socket.resetAndDestroy();
+    }
+    return this.closedPromise;
+  }
+
+  /** The state as far as Node lets us see it: which FINs went each way, and whether the socket is gone. */
+  private state(): TcpState {
+    if (this.destroyed || this.failure !== undefined) return 'CLOSED';
+    if (!this.endCalled) return this.peerFinished ? 'CLOSE-WAIT' : 'ESTABLISHED';
+    if (!this.peerFinished) return this.finished ? 'FIN-WAIT-2' : 'FIN-WAIT-1';
+    return this.finSentFirst ? 'TIME-WAIT' : 'LAST-ACK';
+  }
+
+  private enqueue(data: Uint8Array, owned: boolean): Promise<void> {
+    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.shutdownRequested || this.destroyed) return Promise.reject(new ClosedError('the flow was shut down for sending'));
+    return new Promise((resolve, reject) => {
+      this.writes.push({ data, owned, resolve, reject, waitsForCallback: false });
+      this.pump();
+    });
+  }
+
+  /**
+   * Hands queued writes to Node while it holds less than sendBufferLimit bytes beyond what the
+   * kernel took. A write Node can pass to the kernel at once goes uncopied; one that must wait
+   * in Node's buffer is copied (the caller may reuse its bytes once `write` resolves), unless it
+   * is the only one there, in which case `write` waits until the kernel has taken it.
+   */
+  private pump(): void {
+    if (this.destroyed || this.failure !== undefined) return;
+    const socket = this.socket;
+    while (this.writes.length > 0) {
+      const item = this.writes[0];
+      const held = socket.writableLength;
+      if (held > 0 && held + item.data.length > this.config.sendBufferLimit) return;
+      this.writes.shift();
+      if (held > 0) {
+        socket.write(item.owned ? item.data : copyOf(item.data), this.onWritten);
+        item.resolve();
+        continue;
+      }
+      socket.write(item.data, (error?: Error | null) => {
+        if (item.waitsForCallback) {
+          if (error == null) item.resolve();
+          else item.reject(this.pendingError ?? toMorganaError(error));
+        }
+        this.onWritten(error);
+      });
+      if (item.owned || socket.writableLength === 0) item.resolve();
+      else item.waitsForCallback = true;
+    }
+    if (this.shutdownRequested && !this.endCalled) {
+      this.endCalled = true;
+      this.finSentFirst = !this.peerFinished;
+      socket.end();
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.localClosed || this.failure !== undefined) {
+      this.counters.add('discarded-bytes', chunk.length);
+      return;
+    }
+    // Each chunk is a fresh buffer from Node, so it is handed out without a copy.
+    const reader = this.readers.shift();
+    if (reader !== undefined) {
+      reader.resolve(chunk);
+      return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (!this.paused && this.buffered >= this.config.receiveBufferLimit) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private onEnd(): void {
+    this.peerFinished = true;
+    for (const reader of this.readers.splice(0)) reader.resolve(null);
+  }
+
+  private onFinish(): void {
+    this.finished = true;
+    for (const waiter of this.shutdownWaiters.splice(0)) waiter.resolve();
+  }
+
+  private onError(error: Error): void {
+    // Errors after a local abort or stack close are the echo of our own destroy.
+    if (this.failure !== undefined) return;
+    const mapped = toMorganaError(error);
+    this.fail(mapped, mapped);
+  }
+
+  private onClose(): void {
+    this.destroyed = true;
+    this.closeTimer?.cancel();
+    this.closeTimer = undefined;
+    const closed = this.pendingError ?? new ClosedError('the connection closed');
+    for (const reader of this.readers.splice(0)) reader.reject(closed);
+    for (const write of this.writes.splice(0)) write.reject(closed);
+    for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(closed);
+    for (const waiter of this.closeWaiters.splice(0)) waiter.resolve();
+  }
+
+  /**
+   * The connection is dead: pending operations reject with `pending`, later ones with
+   * `terminal`. Received data is flushed, as RFC 9293 §3.10.7.4 asks on a reset.
+   */
+  private fail(pending: MorganaError, terminal: MorganaError): void {
+    this.pendingError = pending;
+    this.failure = terminal;
+    this.closeTimer?.cancel();
+    this.closeTimer = undefined;
+    this.discardReceived();
+    for (const reader of this.readers.splice(0)) reader.reject(pending);
+    for (const write of this.writes.splice(0)) write.reject(pending);
+    for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(pending);
+    for (const waiter of this.closeWaiters.splice(0)) waiter.reject(pending);
+  }
+
+  private discardReceived(): void {
+    if (this.buffered > 0) this.counters.add('discarded-bytes', this.buffered);
+    this.chunks.length = 0;
+    this.buffered = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
