@@ -3,3 +3,4 @@ export * from './parser.js';
 export * from './serialize.js';
 export * from './date.js';
 export * from './server.js';
+export * from './static.js';
