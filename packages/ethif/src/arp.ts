@@ -334,8 +334,9 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
 
   function sendRequest(address: Ipv4Address, resolution: Resolution): void {
     resolution.tries++;
-    sendArp(MAC_BROADCAST, ArpOperation.request, requestSender(), MAC_ZERO, address, 'requests-sent');
+    // Armed before sending, so that a reply arriving inside the write can cancel it.
     scheduleRetry(address, resolution);
+    sendArp(MAC_BROADCAST, ArpOperation.request, requestSender(), MAC_ZERO, address, 'requests-sent');
   }
 
   /** Every request went unanswered: drop what waits, remember the failure, tell the listeners. */
@@ -355,8 +356,12 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
     for (const handler of unreachableHandlers) handler(address);
   }
 
-  /** Starts resolving `address`; undefined when `pendingAddressLimit` addresses are already pending. */
-  function startResolution(address: Ipv4Address): Resolution | undefined {
+  /**
+   * A new resolution for `address`, not yet asked for (the caller queues its packet or waiter
+   * first, then calls {@link sendRequest}: on a synchronous link the reply can arrive inside
+   * the request's write). Undefined when `pendingAddressLimit` addresses are already pending.
+   */
+  function newResolution(address: Ipv4Address): Resolution | undefined {
     if (resolving.size + failed.size >= settings.pendingAddressLimit) {
       // Forgetting the oldest failure costs at most a new round of requests to a dead host;
       // refusing a live one would cost its traffic.
@@ -369,7 +374,6 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
     }
     const resolution: Resolution = { queue: [], waiters: [], tries: 0, timer: undefined };
     resolving.set(address, resolution);
-    sendRequest(address, resolution);
     return resolution;
   }
 
@@ -406,13 +410,14 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
 
   /** RFC 5227 §2.1.1: PROBE_NUM probes PROBE_MIN..PROBE_MAX apart, then ANNOUNCE_WAIT of silence. */
   function sendProbe(address: Ipv4Address, probe: Probe): void {
-    sendArp(MAC_BROADCAST, ArpOperation.request, IPV4_ANY, MAC_ZERO, address, 'probes-sent');
     probe.sent++;
+    // The next step is armed before sending, so that an answer arriving inside the write can cancel it.
     if (probe.sent < settings.probeCount) {
       probe.timer = clock.setTimer(randomBetween(settings.probeMin, settings.probeMax), () => sendProbe(address, probe));
     } else {
       probe.timer = clock.setTimer(settings.announceWait, () => finishProbe(address, probe, false));
     }
+    sendArp(MAC_BROADCAST, ArpOperation.request, IPV4_ANY, MAC_ZERO, address, 'probes-sent');
   }
 
   /**
@@ -431,13 +436,13 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
   function announce(address: Ipv4Address, remaining: number): void {
     announcing.delete(address);
     if (remaining <= 0) return;
-    sendAnnouncement(address, 'announcements-sent');
     if (remaining > 1) {
       announcing.set(
         address,
         clock.setTimer(settings.announceInterval, () => announce(address, remaining - 1)),
       );
     }
+    sendAnnouncement(address, 'announcements-sent');
   }
 
   /**
@@ -539,21 +544,25 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
       counters.add('tx-oversize');
       return false;
     }
-    const resolution = resolving.get(address) ?? startResolution(address);
+    const running = resolving.get(address);
+    const resolution = running ?? newResolution(address);
     if (resolution === undefined) return false;
+    let queued = false;
     if (settings.pendingPerAddress === 0) {
       counters.add('pending-overflow');
-      return false;
+    } else {
+      const copy = new Uint8Array(size);
+      const used = fill(copy);
+      if (!(used >= 0 && used <= size)) throw new RangeError(`ARP output fill returned ${used} for a payload of at most ${size} bytes`);
+      if (resolution.queue.length >= settings.pendingPerAddress) {
+        resolution.queue.shift();
+        counters.add('pending-overflow');
+      }
+      resolution.queue.push({ ethertype, bytes: copy.subarray(0, used), offload });
+      queued = true;
     }
-    const copy = new Uint8Array(size);
-    const used = fill(copy);
-    if (!(used >= 0 && used <= size)) throw new RangeError(`ARP output fill returned ${used} for a payload of at most ${size} bytes`);
-    if (resolution.queue.length >= settings.pendingPerAddress) {
-      resolution.queue.shift();
-      counters.add('pending-overflow');
-    }
-    resolution.queue.push({ ethertype, bytes: copy.subarray(0, used), offload });
-    return true;
+    if (running === undefined) sendRequest(address, resolution);
+    return queued;
   }
 
   function query(address: Ipv4Address): Promise<MacAddress> {
@@ -566,13 +575,16 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
         new UnreachableError(`${formatIpv4(address)} did not answer ARP recently; not asking again before the negative cache expires`),
       );
     }
-    const resolution = resolving.get(address) ?? startResolution(address);
+    const running = resolving.get(address);
+    const resolution = running ?? newResolution(address);
     if (resolution === undefined) {
       return Promise.reject(
         new LimitExceeded('pendingAddressLimit', `already resolving ${settings.pendingAddressLimit} addresses (ArpConfig.pendingAddressLimit)`),
       );
     }
-    return new Promise((resolve, reject) => resolution.waiters.push({ resolve, reject }));
+    const answer = new Promise<MacAddress>((resolve, reject) => resolution.waiters.push({ resolve, reject }));
+    if (running === undefined) sendRequest(address, resolution);
+    return answer;
   }
 
   function probe(address: Ipv4Address): Promise<boolean> {

@@ -9,13 +9,13 @@ import { OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, ScriptedNetif, link } from './helpe
 
 const MAX_REQUESTS = 4;
 
-function twoHosts(lose: (arpFrameIndex: number) => boolean) {
+function twoHosts(lose: (arpFrameIndex: number) => boolean, delayMs = 2) {
   const clock = new VirtualClock();
   const netifA = new ScriptedNetif(OUR_MAC);
   const netifB = new ScriptedNetif(PEER_MAC);
   let arpFrames = 0;
   link(netifA, netifB, clock, {
-    delayMs: 2,
+    delayMs,
     drop: (frame) => new EthernetFrame(frame).ethertype === EtherType.arp && lose(arpFrames++),
   });
   const config = { announceCount: 0, maxRequests: MAX_REQUESTS, requestInterval: 1000, requestBackoff: 2 };
@@ -62,5 +62,28 @@ describe('ARP over a lossy link', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('ARP on a synchronous link', () => {
+  it('sends the queued packet when the reply arrives inside the request write', async () => {
+    const { clock, a, received } = twoHosts(() => false, 0);
+    expect(a.output(PEER_IP, EtherType.ipv4, 20, (buffer) => buffer.fill(5, 0, 20).length)).toBe(true);
+    expect(received).toEqual([5]);
+    a.remove(PEER_IP);
+    await expect(a.query(PEER_IP)).resolves.toBe(PEER_MAC);
+    // Each host's expiry sweep, and no retry timer left over.
+    expect(clock.pendingTimers()).toBe(2);
+    expect(a.stats()['requests-sent']).toBe(2);
+  });
+
+  it('stops probing when the owner answers inside the probe write, leaving no timer', async () => {
+    const { clock, a } = twoHosts(() => false, 0);
+    await clock.run(5000);
+    const taken = a.probe(PEER_IP);
+    await clock.run(1000);
+    await expect(taken).resolves.toBe(true);
+    expect(a.stats()['probes-sent']).toBe(1);
+    expect(clock.pendingTimers()).toBe(0);
   });
 });

@@ -103,13 +103,15 @@ export class ScriptedNetif implements Netif {
 
 /**
  * Joins two scripted devices: each frame one writes reaches the other after `delayMs`, unless
- * `drop(frame)` says to lose it.
+ * `drop(frame)` says to lose it. With `delayMs` 0 the frame is delivered inside the write
+ * call, as a synchronous backend would.
  */
 export function link(a: ScriptedNetif, b: ScriptedNetif, clock: Clock, options: { delayMs?: number; drop?: (frame: Uint8Array) => boolean } = {}): void {
   const delay = options.delayMs ?? 1;
   const forward = (to: ScriptedNetif) => (frame: Uint8Array) => {
     if (options.drop?.(frame) === true) return;
-    clock.setTimer(delay, () => to.inject(frame));
+    if (delay === 0) to.inject(frame);
+    else clock.setTimer(delay, () => to.inject(frame));
   };
   a.onWrite = forward(b);
   b.onWrite = forward(a);
