@@ -17,6 +17,7 @@ import { Reassembly, SendRing } from './buffers.js';
 import type { ResolvedTcpConfig } from './config.js';
 import type { AckSample, CongestionControl } from './congestion/types.js';
 import { RttEstimator } from './rtt.js';
+import { SackScoreboard } from './scoreboard.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './seq.js';
 import {
   classifyAck,
@@ -207,6 +208,8 @@ export class Connection implements TcpFlow {
 
   // Congestion control and loss recovery.
   private cc: CongestionControl | undefined;
+  /** RFC 6675 scoreboard, created when the first SACK block arrives. */
+  private scoreboard: SackScoreboard | undefined;
   private readonly rtt: RttEstimator;
   private dupAcks = 0;
   private inRecovery = false;
@@ -621,24 +624,30 @@ export class Connection implements TcpFlow {
         this.persistBackoff = 0;
       }
     }
+    // RFC 6675 Update(): the cumulative part, then the SACK blocks (RFC 2018 §3).
+    let sacked = 0;
+    const blocks = segment.sackBlocks;
+    if (this.sackEnabled && (blocks.length > 0 || this.scoreboard !== undefined)) {
+      const board = (this.scoreboard ??= new SackScoreboard({ mss: this.segmentSize }, this.sndUna));
+      if (verdict === 'acceptable') board.onCumulativeAck(ack);
+      for (let i = 0; i < blocks.length; i++) sacked += board.addSackBlock(blocks[i].left, blocks[i].right, this.sndMax);
+    }
     if (verdict === 'acceptable') {
-      this.newAck(segment, ack, now);
+      this.newAck(segment, ack, now, sacked);
     } else if (
-      payloadLength === 0 &&
-      !fin &&
-      !windowChanged &&
       ack === this.sndUna &&
       this.sndMax !== this.sndUna &&
-      this.state !== 'TIME-WAIT'
+      this.state !== 'TIME-WAIT' &&
+      (sacked > 0 || (payloadLength === 0 && !fin && !windowChanged))
     ) {
-      // A duplicate ACK as RFC 5681 §2 defines it.
-      this.duplicateAck(segment, now);
+      // A duplicate ACK: RFC 5681 §2's definition, or one that SACKs new data (RFC 6675 §2).
+      this.duplicateAck(now, sacked);
     }
     return true;
   }
 
   /** An ACK above SND.UNA. */
-  private newAck(segment: TcpRepr, ack: number, now: number): void {
+  private newAck(segment: TcpRepr, ack: number, now: number, sacked: number): void {
     const acked = seqDiff(ack, this.sndUna);
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
     // Data bytes acknowledged: our FIN occupies one sequence number after the data.
@@ -665,13 +674,13 @@ export class Connection implements TcpFlow {
       this.rttSeq = undefined;
     }
 
-    // Congestion control and NewReno recovery (RFC 5681 §3, RFC 6582 §3.2).
+    // Congestion control and loss recovery (RFC 5681 §3, RFC 6582 §3.2, RFC 6675 §5).
     const cc = this.cc;
     if (cc !== undefined) {
       const sample: AckSample = {
         now,
         ackedBytes: acked,
-        sackedBytes: 0,
+        sackedBytes: sacked,
         rtt: rttSample,
         inFlight: flightBefore,
         appLimited: this.sendRing.length - seqDiff(this.sndMax, this.ringSeq) <= 0,
@@ -683,8 +692,9 @@ export class Connection implements TcpFlow {
           cc.onExitRecovery(now, seqDiff(this.sndMax, ack));
         } else {
           cc.onRecoveryAck(sample, true);
-          // A partial ACK: the next hole is lost too; retransmit it (RFC 6582 §3.2 step 5).
-          this.retransmitFirst();
+          // NewReno: a partial ACK means the next hole is lost too (RFC 6582 §3.2 step 5).
+          // With SACK, NextSeg() picks the retransmissions in output().
+          if (this.scoreboard === undefined || !this.scoreboard.inRecovery) this.retransmitFirst();
           if (this.firstPartialAck) {
             this.firstPartialAck = false;
             this.rtoDeadline = now + this.rtt.rto;
@@ -692,6 +702,10 @@ export class Connection implements TcpFlow {
         }
       } else {
         cc.onAck(sample);
+        // RFC 6675 §5: SACK information alone (IsLost(HighACK + 1)) may start recovery.
+        if (this.scoreboard !== undefined && this.sndUna !== this.sndMax && this.scoreboard.shouldEnterRecovery(0)) {
+          this.enterRecovery(now);
+        }
       }
     }
 
@@ -699,34 +713,55 @@ export class Connection implements TcpFlow {
     if (this.finSeq !== undefined && seqGt(ack, this.finSeq)) this.finAcked();
     if (this.state === 'CLOSED') return;
 
-    // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it.
+    // RFC 6298 §5.2-5.3: stop the timer when everything is acknowledged, else restart it
+    // (in recovery, only on the first partial ACK: RFC 6582 §4.1's "Impatient" variant).
     if (this.sndUna === this.sndMax) this.rtoDeadline = Infinity;
-    else if (!(this.inRecovery && !this.firstPartialAck)) this.rtoDeadline = now + this.rtt.rto;
+    else if (!this.inRecovery) this.rtoDeadline = now + this.rtt.rto;
     this.wakeWriters();
   }
 
-  private duplicateAck(segment: TcpRepr, now: number): void {
+  private duplicateAck(now: number, sacked: number): void {
     this.dupAcks++;
     const cc = this.cc;
     if (cc === undefined) return;
     const inFlight = seqDiff(this.sndMax, this.sndUna);
-    const sample: AckSample = { now, ackedBytes: 0, sackedBytes: 0, rtt: undefined, inFlight, appLimited: false };
+    const sample: AckSample = { now, ackedBytes: 0, sackedBytes: sacked, rtt: undefined, inFlight, appLimited: false };
     if (this.inRecovery) {
       cc.onRecoveryAck(sample, true);
       return;
     }
-    if (this.dupAcks === DUP_THRESHOLD && seqGe(segment.ack, this.recoverSeq)) {
-      // RFC 6582 §3.2 step 2: enter fast recovery, retransmit the first unacknowledged segment.
-      this.host.counters.add('fast-retransmits');
-      this.inRecovery = true;
-      this.firstPartialAck = true;
-      this.recoverSeq = this.sndMax;
-      cc.onEnterRecovery(now, inFlight);
-      this.retransmitFirst();
-      this.rtoDeadline = now + this.rtt.rto;
+    const board = this.scoreboard;
+    const enter =
+      board !== undefined
+        ? board.shouldEnterRecovery(this.dupAcks)
+        : this.dupAcks === DUP_THRESHOLD && seqGe(this.sndUna, this.recoverSeq);
+    if (enter) this.enterRecovery(now);
+    else cc.onAck(sample);
+  }
+
+  /**
+   * Loss detected: fast retransmit and recovery. RFC 6582 §3.2 step 2 (NewReno) or RFC 6675 §5
+   * steps 4.1-4.3 (SACK): remember the recovery point, tell the controller, retransmit the
+   * first unacknowledged segment at once.
+   */
+  private enterRecovery(now: number): void {
+    const cc = this.cc as CongestionControl;
+    this.host.counters.add('fast-retransmits');
+    this.inRecovery = true;
+    this.firstPartialAck = true;
+    this.recoverSeq = this.sndMax;
+    cc.onEnterRecovery(now, seqDiff(this.sndMax, this.sndUna));
+    const board = this.scoreboard;
+    if (board !== undefined) {
+      board.enterRecovery(this.sndMax);
+      let end = seqAdd(this.sndUna, this.segmentSize);
+      if (board.rangeCount > 0 && seqLt(board.rangeStart(0), end)) end = board.rangeStart(0);
+      const covered = this.retransmitRange(this.sndUna, end);
+      if (covered > 0) board.markRetransmitted(seqAdd(this.sndUna, covered));
     } else {
-      cc.onAck(sample);
+      this.retransmitFirst();
     }
+    this.rtoDeadline = now + this.rtt.rto;
   }
 
   /** Our FIN was acknowledged. */
@@ -882,6 +917,7 @@ export class Connection implements TcpFlow {
     const mss = this.segmentSize;
     let sent = false;
     const now = this.clock.now();
+    if (this.inRecovery && this.scoreboard !== undefined && this.scoreboard.inRecovery) return this.sendInSackRecovery(cc, mss, now);
     if (this.sndMax === this.sndUna && now - this.lastSendTime > this.rtt.rto && this.bytesSent > 0) {
       // RFC 5681 §4.1: restart from the restart window after an idle period.
       cc.onIdleRestart(now);
@@ -940,6 +976,46 @@ export class Connection implements TcpFlow {
     return sent;
   }
 
+  /**
+   * RFC 6675 §5 step (C): while cwnd - pipe >= SMSS, send what NextSeg() chooses: lost data
+   * first, then new data, then other un-SACKed data, then one rescue retransmission.
+   */
+  private sendInSackRecovery(cc: CongestionControl, mss: number, now: number): boolean {
+    const board = this.scoreboard as SackScoreboard;
+    let sent = false;
+    // A bound on segments per call, so a controller that keeps room open cannot spin here.
+    for (let budget = Math.ceil(cc.cwnd / mss) + 2; budget > 0; budget--) {
+      if (cc.cwnd - board.pipe(this.sndMax) < mss) break;
+      const dataEnd = seqAdd(this.ringSeq, this.sendRing.length);
+      const unsent = Math.max(0, seqDiff(dataEnd, this.sndMax));
+      const windowRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
+      const finPending = this.finSeq !== undefined && seqLe(this.sndMax, this.finSeq);
+      const canSendNew = (unsent > 0 && windowRoom >= Math.min(unsent, mss)) || (unsent === 0 && finPending);
+      const rule = board.nextSeg(this.sndMax, canSendNew);
+      if (rule === 'none') break;
+      if (rule === 'new-data') {
+        this.sndNxt = this.sndMax;
+        const length = Math.min(unsent, mss, Math.max(0, windowRoom));
+        const withFin = finPending && length === unsent;
+        const sentLength = this.transmit(this.sndNxt, TcpFlag.ack | (withFin ? TcpFlag.fin : 0), seqDiff(this.sndNxt, this.ringSeq), length, false);
+        const finOut = withFin && sentLength === length;
+        this.bytesSent += sentLength;
+        this.sndNxt = seqAdd(this.sndNxt, sentLength + (finOut ? 1 : 0));
+        this.sndMax = this.sndNxt;
+        sent = true;
+        continue;
+      }
+      const start = board.segmentStart;
+      const covered = this.retransmitRange(start, board.segmentEnd);
+      if (covered === 0) break;
+      if (rule === 'rescue') board.markRescueRetransmitted();
+      else board.markRetransmitted(seqAdd(start, covered));
+      sent = true;
+    }
+    if (sent && this.rtoDeadline === Infinity) this.rtoDeadline = now + this.rtt.rto;
+    return sent;
+  }
+
   /** Data waits but nothing is in flight to bring an ACK: probe the window (RFC 9293 §3.8.6.1). */
   private armPersistIfStalled(unsent: number): void {
     if (unsent > 0 && this.sndMax === this.sndUna && this.persistDeadline === Infinity) {
@@ -953,14 +1029,24 @@ export class Connection implements TcpFlow {
 
   /** Retransmits one segment from SND.UNA (fast retransmit, partial ACK). */
   private retransmitFirst(): void {
+    this.retransmitRange(this.sndUna, seqAdd(this.sndUna, this.segmentSize));
+  }
+
+  /**
+   * Retransmits the sent data in [start, end) (at most one segment), with our FIN if it
+   * directly follows. Returns the sequence space covered (0 when nothing was sent).
+   */
+  private retransmitRange(start: number, end: number): number {
     const dataEnd = seqAdd(this.ringSeq, this.sendRing.length);
-    const length = Math.min(this.segmentSize, Math.max(0, seqDiff(dataEnd, this.sndUna)), seqDiff(this.sndMax, this.sndUna));
-    const withFin = this.finSeq !== undefined && seqAdd(this.sndUna, length) === this.finSeq && seqGt(this.sndMax, this.finSeq);
-    if (length === 0 && !withFin) return;
-    let flags = TcpFlag.ack;
-    if (withFin) flags |= TcpFlag.fin;
-    this.transmit(this.sndUna, flags, seqDiff(this.sndUna, this.ringSeq), length, false);
+    const requested = Math.max(0, Math.min(seqDiff(end, start), seqDiff(dataEnd, start), seqDiff(this.sndMax, start)));
+    const finSent = this.finSeq !== undefined && seqGt(this.sndMax, this.finSeq);
+    let withFin = finSent && seqAdd(start, requested) === this.finSeq;
+    if (requested === 0 && !withFin) return 0;
+    const flags = TcpFlag.ack | (withFin ? TcpFlag.fin : 0);
+    const length = this.transmit(start, flags, seqDiff(start, this.ringSeq), requested, false);
+    if (length < requested) withFin = false;
     this.countRetransmit();
+    return length + (withFin ? 1 : 0);
   }
 
   private countRetransmit(): void {
@@ -1164,6 +1250,7 @@ export class Connection implements TcpFlow {
     this.host.counters.add('rto-expired');
     this.rtt.backoff();
     this.cc?.onRetransmitTimeout(now, seqDiff(this.sndMax, this.sndUna));
+    this.scoreboard?.onRetransmitTimeout(this.sndMax);
     // RFC 6582 §4: after a timeout, recovery starts afresh from SND.MAX.
     this.inRecovery = false;
     this.recoverSeq = this.sndMax;
@@ -1291,6 +1378,7 @@ export class Connection implements TcpFlow {
 
   private releaseBuffers(): void {
     this.sendRing.release();
+    this.scoreboard = undefined;
     this.reassembly?.clear();
     this.reassembly = undefined;
     const writers = this.writers;
@@ -1346,6 +1434,7 @@ export class Connection implements TcpFlow {
       if (nextHopMtu > 0 && mss < this.sndMss) {
         this.sndMss = mss;
         this.cc?.setMss(this.segmentSize);
+        this.scoreboard?.setMss(this.segmentSize);
         if (this.state !== 'SYN-SENT' && this.sndUna !== this.sndMax) {
           this.sndNxt = this.sndUna;
           this.output();
