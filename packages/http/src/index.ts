@@ -4,3 +4,4 @@ export * from './serialize.js';
 export * from './date.js';
 export * from './server.js';
 export * from './static.js';
+export * from './client.js';
