@@ -1,1 +1,10 @@
-export {};
+export {
+  createDirectStack,
+  createDhcpStack,
+  type ComposedStack,
+  type DhcpStack,
+  type DhcpStackOptions,
+  type DirectStackOptions,
+  type StackLayerOptions,
+  type StaticIpv4Options,
+} from './direct.js';
