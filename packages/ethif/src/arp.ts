@@ -544,25 +544,28 @@ export function createArp(deps: { ethernet: Ethernet; clock: Clock; random: Rand
       counters.add('tx-oversize');
       return false;
     }
-    const running = resolving.get(address);
-    const resolution = running ?? newResolution(address);
-    if (resolution === undefined) return false;
-    let queued = false;
-    if (settings.pendingPerAddress === 0) {
-      counters.add('pending-overflow');
-    } else {
+    // Built before any state changes, so that a fill that throws leaves nothing half-done.
+    let bytes: Uint8Array | undefined;
+    if (settings.pendingPerAddress > 0) {
       const copy = new Uint8Array(size);
       const used = fill(copy);
       if (!(used >= 0 && used <= size)) throw new RangeError(`ARP output fill returned ${used} for a payload of at most ${size} bytes`);
+      bytes = copy.subarray(0, used);
+    }
+    const running = resolving.get(address);
+    const resolution = running ?? newResolution(address);
+    if (resolution === undefined) return false;
+    if (bytes === undefined) {
+      counters.add('pending-overflow');
+    } else {
       if (resolution.queue.length >= settings.pendingPerAddress) {
         resolution.queue.shift();
         counters.add('pending-overflow');
       }
-      resolution.queue.push({ ethertype, bytes: copy.subarray(0, used), offload });
-      queued = true;
+      resolution.queue.push({ ethertype, bytes, offload });
     }
     if (running === undefined) sendRequest(address, resolution);
-    return queued;
+    return bytes !== undefined;
   }
 
   function query(address: Ipv4Address): Promise<MacAddress> {

@@ -258,6 +258,18 @@ describe('ARP resolution', () => {
     expect(arp.entries().map((entry) => entry.kind)).toEqual(['pending', 'pending']);
   });
 
+  it('leaves no pending entry behind when an output fill throws', () => {
+    const { arp, clock } = setup();
+    expect(() =>
+      arp.output(PEER_IP, EtherType.ipv4, 20, () => {
+        throw new Error('fill failed');
+      }),
+    ).toThrow('fill failed');
+    expect(() => arp.output(PEER_IP, EtherType.ipv4, 20, () => 21)).toThrow(RangeError);
+    expect(arp.entries()).toEqual([]);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it('refuses to queue payloads larger than the MTU', () => {
     const { arp } = setup();
     expect(arp.output(PEER_IP, EtherType.ipv4, 1501, () => 0)).toBe(false);
