@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AckSample, CongestionControl, CongestionControlFactory } from '../src/congestion/index.js';
+import type { AckSample, CongestionControl, CongestionControlFactory, WindowOptions } from '../src/congestion/index.js';
 import { createCubic, createNewReno } from '../src/congestion/index.js';
 import { RttEstimator } from '../src/rtt.js';
 
 const MSS = 1000;
 
-const controllers: readonly (readonly [string, CongestionControlFactory, number])[] = [
+/** Both controllers, with their common options and their multiplicative decrease factor. */
+const controllers: readonly (readonly [string, (options: WindowOptions) => CongestionControl, number])[] = [
   ['newreno', createNewReno, 0.5],
   ['cubic', createCubic, 0.7],
 ];
