@@ -446,6 +446,35 @@ export class Connection implements TcpFlow {
       }
     }
 
+    if (
+      this.state === 'SYN-RECEIVED' &&
+      this.listener === undefined &&
+      segment.seq === this.irs &&
+      (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === (TcpFlag.syn | TcpFlag.ack) &&
+      seqGt(segment.ack, this.sndUna) &&
+      seqLe(segment.ack, this.sndNxt)
+    ) {
+      // Simultaneous open (RFC 9293 §3.5 Figure 8): the peer's SYN-ACK acknowledges our SYN.
+      this.sndUna = segment.ack;
+      this.sndWnd = segment.window;
+      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+      this.sndWl1 = segment.seq;
+      this.sndWl2 = segment.ack;
+      this.rtoDeadline = Infinity;
+      this.setState('rcv-ack-of-syn');
+      this.onEstablished();
+      this.ackNow = true;
+      this.output();
+      return;
+    }
+
+    if (this.state === 'SYN-RECEIVED' && segment.seq === this.irs && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === TcpFlag.syn) {
+      // The peer retransmitted its SYN: our SYN-ACK was lost; send it again.
+      counters.add('syn-retransmit-received');
+      this.transmit(this.iss, TcpFlag.syn | TcpFlag.ack, 0, 0, true);
+      return;
+    }
+
     // First: the sequence number (RFC 9293 §3.10.7.4, with zero-window allowance).
     let seq = segment.seq;
     let payload = segment.payload;
@@ -479,12 +508,6 @@ export class Connection implements TcpFlow {
 
     // Fourth: SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2).
     if ((flags & TcpFlag.syn) !== 0) {
-      if (this.state === 'SYN-RECEIVED' && seq === this.irs && (flags & TcpFlag.ack) === 0) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost; send it again.
-        counters.add('syn-retransmit-received');
-        this.transmit(this.iss, TcpFlag.syn | TcpFlag.ack, 0, 0, true);
-        return;
-      }
       counters.add('syn-in-window');
       this.sendChallengeAck();
       return;
