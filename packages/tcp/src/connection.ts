@@ -524,6 +524,8 @@ export class Connection implements TcpFlow {
       payload = payload.subarray(0, Math.max(0, windowRoom));
       fin = false;
       counters.add('trimmed-to-window');
+      // Tell the sender where the window ends (this answers its zero-window probes too).
+      this.ackNow = true;
     }
 
     // Fifth: the ACK field.
