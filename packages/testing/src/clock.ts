@@ -12,8 +12,10 @@ interface PendingTimer {
 
 /** Resolves after the host has run every queued microtask and I/O callback. */
 export function flushMicrotasks(): Promise<void> {
+  // setImmediate (Node, Bun) runs after every pending microtask and I/O callback; elsewhere a macrotask does.
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => void }).setImmediate;
   return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve);
+    if (immediate !== undefined) immediate(() => resolve());
     else setTimeout(resolve, 0);
   });
 }
