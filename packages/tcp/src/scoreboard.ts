@@ -60,22 +60,23 @@ class SeqRangeSet {
 
   /** Adds `[lo, hi)` given as offsets (0 <= lo < hi < 2^31); returns the bytes it newly covered. */
   add(lo: number, hi: number): number {
-    const count = this.count;
-    let i = 0;
-    while (i < count && this.endOffset(i) < lo) i += 1;
-    let j = i;
+    // Ranges i..j-1 touch [lo, hi) (overlap or adjacency). Searching from the top is O(1) for
+    // the usual block, which extends or follows the highest range.
+    let j = this.count;
+    while (j > 0 && this.startOffset(j - 1) > hi) j -= 1;
+    let i = j;
+    while (i > 0 && this.endOffset(i - 1) >= lo) i -= 1;
     let overlap = 0;
     let mergedLo = lo;
     let mergedHi = hi;
-    while (j < count && this.startOffset(j) <= hi) {
-      const s = this.startOffset(j);
-      const e = this.endOffset(j);
+    for (let k = i; k < j; k++) {
+      const s = this.startOffset(k);
+      const e = this.endOffset(k);
       const from = s > lo ? s : lo;
       const to = e < hi ? e : hi;
       if (to > from) overlap += to - from;
       if (s < mergedLo) mergedLo = s;
       if (e > mergedHi) mergedHi = e;
-      j += 1;
     }
     const fresh = hi - lo - overlap;
     this.clock += 1;
