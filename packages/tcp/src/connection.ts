@@ -675,6 +675,11 @@ export class Connection implements TcpFlow {
   private newAck(segment: TcpRepr, ack: number, now: number, sacked: number): void {
     const acked = seqDiff(ack, this.sndUna);
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    // RFC 7661: the application, not cwnd, limits the sender when nothing waits to be sent and
+    // the data out (from SND.NXT, which a timeout moves back) leaves cwnd unused.
+    const appLimited =
+      seqDiff(seqAdd(this.ringSeq, this.sendRing.length), this.sndNxt) <= 0 &&
+      seqDiff(this.sndNxt, this.sndUna) + this.segmentSize <= (this.cc?.cwnd ?? 0);
     // Data bytes acknowledged: our FIN occupies one sequence number after the data.
     const dataAcked = Math.min(Math.max(0, seqDiff(ack, this.ringSeq)), this.sendRing.length);
     if (dataAcked > 0) {
@@ -708,7 +713,7 @@ export class Connection implements TcpFlow {
         sackedBytes: sacked,
         rtt: rttSample,
         inFlight: flightBefore,
-        appLimited: this.sendRing.length - seqDiff(this.sndMax, this.ringSeq) <= 0,
+        appLimited,
       };
       if (this.inRecovery) {
         if (seqGe(ack, this.recoverSeq)) {
