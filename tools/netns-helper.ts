@@ -1,17 +1,15 @@
 /**
- * Test hosts for vitest interop tests: network namespaces made by tools/netns.sh with unique
- * names, so test files running in parallel never clash, and torn down after the file (and on
- * process exit if the file never got that far). Plus the gate every interop test uses: run when
- * root, /dev/net/tun and the peers are there; otherwise fail under MORGANA_INTEROP=required
- * (CI) and skip with the reason printed elsewhere.
+ * Test hosts for interop tests and system benchmarks: network namespaces made by tools/netns.sh
+ * with unique names, so test files running in parallel never clash, torn down by the caller
+ * (and on process exit if it never got that far). tools/interop.ts holds the vitest gate.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
 
-const script = join(import.meta.dirname, 'netns.sh');
+/** tools/netns.sh next to this file, or under the working folder when this file was bundled elsewhere (benchmarks). */
+const script = [join(import.meta.dirname ?? '', 'netns.sh'), join(process.cwd(), 'tools', 'netns.sh')].find((path) => existsSync(path)) ?? 'netns.sh';
 
 /** What {@link createTestNetns} sets up. */
 export interface TestNetnsOptions {
@@ -173,30 +171,6 @@ export function interopUnavailable(commands: readonly string[] = []): string | u
   const missing = ['ip', ...commands].filter((command) => which(command) === undefined);
   if (missing.length > 0) return `interop tests need ${missing.join(', ')} on PATH`;
   return undefined;
-}
-
-/**
- * `describe` for an interop suite: runs `body` when {@link interopUnavailable} finds nothing
- * missing (plus `extra`, a further check such as the native addon). Otherwise, under
- * MORGANA_INTEROP=required the suite fails with the reason; elsewhere it is skipped and the
- * reason printed.
- */
-export function describeInterop(name: string, commands: readonly string[], body: () => void, extra?: () => string | undefined): void {
-  const reason = interopUnavailable(commands) ?? extra?.();
-  if (reason === undefined) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.MORGANA_INTEROP === 'required') {
-    describe(name, () => {
-      it('has its interop prerequisites (MORGANA_INTEROP=required)', () => {
-        throw new Error(reason);
-      });
-    });
-    return;
-  }
-  console.warn(`skipping interop suite "${name}": ${reason}`);
-  describe.skip(name, body);
 }
 
 /** The version line a peer prints, for test output ("interop tests name the peer and its version"). */

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '@morgana/core';
 
@@ -45,35 +45,42 @@ export interface TapBinding {
   close(handle: TapHandle): void;
 }
 
-/** The package folder: src/ and dist/ both sit one level below it. */
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-/** Where node-gyp (or the install script's direct compiler fallback) puts the addon. */
-export const ADDON_PATH = join(packageRoot, 'build', 'Release', 'morgana_tap.node');
-/** The install script's log when the build failed. */
-export const BUILD_LOG_PATH = join(packageRoot, 'build', 'native-build.log');
+/**
+ * The addon's path: `$MORGANA_TAP_ADDON` when set (for bundled applications, whose code no
+ * longer sits in this package), else build/Release/morgana_tap.node in the package, where
+ * node-gyp or the install script's compiler fallback puts it (src/ and dist/ are one level down).
+ */
+export function addonPath(): string {
+  const override = process.env.MORGANA_TAP_ADDON;
+  if (override !== undefined && override !== '') return override;
+  return fileURLToPath(new URL('../build/Release/morgana_tap.node', import.meta.url));
+}
 
 let loaded: TapBinding | undefined;
 
 /** The addon, loaded once; throws {@link UnsupportedError} naming what is missing. */
 export function loadBinding(): TapBinding {
   if (loaded !== undefined) return loaded;
-  if (!existsSync(ADDON_PATH)) {
+  const path = addonPath();
+  if (!existsSync(path)) {
+    // The install script leaves its log next to Release/ when the build failed.
+    const buildLog = join(dirname(dirname(path)), 'native-build.log');
     let reason = 'it was never built';
-    if (existsSync(BUILD_LOG_PATH)) {
-      const log = readFileSync(BUILD_LOG_PATH, 'utf8').trim().split('\n');
-      reason = `the install-time build failed (${BUILD_LOG_PATH}): ${log.slice(-3).join(' | ')}`;
+    if (existsSync(buildLog)) {
+      const log = readFileSync(buildLog, 'utf8').trim().split('\n');
+      reason = `the install-time build failed (${buildLog}): ${log.slice(-3).join(' | ')}`;
     }
     throw new UnsupportedError(
-      `@morgana/netif-tap: the native addon ${ADDON_PATH} is missing: ${reason}. ` +
+      `@morgana/netif-tap: the native addon ${path} is missing: ${reason}. ` +
         'Build it with `npm rebuild @morgana/netif-tap` (or `node scripts/build-native.mjs` in the package); ' +
         "it needs a C compiler and Node's headers (include/node next to the node binary, or node-gyp's download).",
     );
   }
   try {
-    loaded = createRequire(import.meta.url)(ADDON_PATH) as TapBinding;
+    loaded = createRequire(import.meta.url)(path) as TapBinding;
   } catch (error) {
     throw new UnsupportedError(
-      `@morgana/netif-tap: cannot load the native addon ${ADDON_PATH} (${(error as Error).message}); ` +
+      `@morgana/netif-tap: cannot load the native addon ${path} (${(error as Error).message}); ` +
         'rebuild it for this Node with `npm rebuild @morgana/netif-tap`.',
     );
   }

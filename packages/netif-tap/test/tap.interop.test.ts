@@ -4,25 +4,33 @@
  * the virtio-net header. Runs as root with /dev/net/tun; see tools/netns-helper.ts for the gate.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { UnsupportedError, formatMac, ipv4PseudoHeaderSum, parseIpv4, parseMac, readU16 } from '@morgana/core';
 import type { MacAddress } from '@morgana/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { collect, createTestNetns, describeInterop, peerVersion } from '../../../tools/netns-helper.js';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { describeInterop } from '../../../tools/interop.js';
+import { collect, createTestNetns, peerVersion } from '../../../tools/netns-helper.js';
 import type { TestNetns } from '../../../tools/netns-helper.js';
 import { openTap } from '../src/index.js';
 import type { TapNetif } from '../src/index.js';
-import { ADDON_PATH } from '../src/native.js';
+import { addonPath } from '../src/native.js';
+
+const ADDON_PATH = addonPath();
 import {
   FrameLog,
   PROTOCOL_ICMP,
   PROTOCOL_UDP,
+  TCP_FLAG,
+  TCP_OFFSET,
   UDP_OFFSET,
   arpFrame,
   echoReplyFrom,
   parseArp,
   parseIpv4 as parseIpv4Frame,
+  parseTcp,
   send,
+  tcpFrame,
   udpFrame,
 } from './helpers/frames.js';
 
@@ -295,6 +303,62 @@ setTimeout(() => { ${mode === 'exit' ? 'process.exit(7)' : 'b.close(r.handle)'};
         expect(send(tap, unmarked)).toBe(true);
         expect(await without.received).toBe('');
       } finally {
+        await tap.close();
+        await ns.exec('ip', ['neigh', 'del', '10.77.0.2', 'dev', ns.device]);
+      }
+    });
+
+    it('with TSO: one 20000-byte TCP segment is taken by the kernel (GSO) and read whole by a Linux TCP socket', async () => {
+      const { tap, log } = await attach({ offload: { checksum: true, tso: true } });
+      const server = ns.spawn(
+        'python3',
+        [
+          '-c',
+          `import socket,hashlib
+l=socket.socket()
+l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+l.bind(('10.77.0.1',6000))
+l.listen(1)
+print('ready',flush=True)
+c,_=l.accept()
+data=b''
+while True:
+  chunk=c.recv(65536)
+  if not chunk: break
+  data+=chunk
+print(len(data),hashlib.sha256(data).hexdigest(),flush=True)`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let output = '';
+      server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const done = new Promise<string>((resolve) => server.on('exit', () => resolve(output)));
+      try {
+        expect(tap.offload.tsoMaxSize).toBe(65455);
+        await ns.exec('ip', ['neigh', 'replace', '10.77.0.2', 'lladdr', formatMac(OUR_MAC), 'dev', ns.device, 'nud', 'permanent']);
+        await vi.waitUntil(() => output.startsWith('ready'), { timeout: 5000 });
+        const base = { sourceMac: OUR_MAC, destinationMac: kernelMac, source: OUR_IP, destination: KERNEL_IP, sourcePort: 45000, destinationPort: 6000 };
+        const iss = 1000;
+        send(tap, tcpFrame({ ...base, seq: iss, ack: 0, flags: TCP_FLAG.syn, mss: 1460 }));
+        const synAck = parseTcp(await log.waitFor((f) => (parseTcp(f)?.flags ?? 0) === (TCP_FLAG.syn | TCP_FLAG.ack), 5000, 'the SYN-ACK'));
+        const peerSeq = (synAck?.seq ?? 0) + 1;
+        send(tap, tcpFrame({ ...base, seq: iss + 1, ack: peerSeq, flags: TCP_FLAG.ack }));
+        const payload = new Uint8Array(20000);
+        for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 255;
+        const segment = tcpFrame({ ...base, seq: iss + 1, ack: peerSeq, flags: TCP_FLAG.ack | TCP_FLAG.psh, payload, partialChecksum: true });
+        const sent = tap.write(segment.length, (buffer) => (buffer.set(segment), segment.length), {
+          checksumStart: TCP_OFFSET,
+          checksumOffset: 16,
+          segmentSize: 1448,
+        });
+        expect(sent).toBe(true);
+        await log.waitFor((f) => parseTcp(f)?.ack === iss + 1 + payload.length, 5000, 'the ACK of all 20000 bytes');
+        send(tap, tcpFrame({ ...base, seq: iss + 1 + payload.length, ack: peerSeq, flags: TCP_FLAG.fin | TCP_FLAG.ack }));
+        const [length, digest] = (await done).trim().split('\n')[1].split(' ');
+        expect(Number(length)).toBe(20000);
+        expect(digest).toBe(createHash('sha256').update(payload).digest('hex'));
+      } finally {
+        server.kill();
         await tap.close();
         await ns.exec('ip', ['neigh', 'del', '10.77.0.2', 'dev', ns.device]);
       }

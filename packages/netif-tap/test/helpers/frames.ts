@@ -9,9 +9,11 @@ import {
   readIpv4,
   readMac,
   readU16,
+  readU32,
   writeIpv4,
   writeMac,
   writeU16,
+  writeU32,
 } from '@morgana/core';
 import type { FrameHandler, Ipv4Address, MacAddress, Netif } from '@morgana/core';
 
@@ -199,4 +201,68 @@ export class FrameLog {
       });
     });
   }
+}
+
+export const TCP_FLAG = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10 } as const;
+
+export interface TcpFrameOptions {
+  readonly sourceMac: MacAddress;
+  readonly destinationMac: MacAddress;
+  readonly source: Ipv4Address;
+  readonly destination: Ipv4Address;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+  readonly window?: number;
+  /** MSS option (SYN only). */
+  readonly mss?: number;
+  readonly payload?: Uint8Array;
+  /** Leave only the pseudo-header sum in the checksum field, for the device to finish (offload). */
+  readonly partialChecksum?: boolean;
+}
+
+/** Offset of the TCP header in frames made here. */
+export const TCP_OFFSET = 34;
+
+export function tcpFrame(options: TcpFrameOptions): Uint8Array {
+  const payload = options.payload ?? new Uint8Array(0);
+  const headerLength = options.mss === undefined ? 20 : 24;
+  const tcpLength = headerLength + payload.length;
+  const frame = new Uint8Array(14 + 20 + tcpLength);
+  writeEthernet(frame, options.destinationMac, options.sourceMac, ETHERTYPE_IPV4);
+  writeIpv4Header(frame, options.source, options.destination, PROTOCOL_TCP, tcpLength);
+  const t = TCP_OFFSET;
+  writeU16(frame, t, options.sourcePort);
+  writeU16(frame, t + 2, options.destinationPort);
+  writeU32(frame, t + 4, options.seq >>> 0);
+  writeU32(frame, t + 8, options.ack >>> 0);
+  frame[t + 12] = (headerLength / 4) << 4;
+  frame[t + 13] = options.flags;
+  writeU16(frame, t + 14, options.window ?? 65535);
+  if (options.mss !== undefined) {
+    frame[t + 20] = 2;
+    frame[t + 21] = 4;
+    writeU16(frame, t + 22, options.mss);
+  }
+  frame.set(payload, t + headerLength);
+  const pseudo = ipv4PseudoHeaderSum(options.source, options.destination, PROTOCOL_TCP, tcpLength);
+  writeU16(frame, t + 16, options.partialChecksum === true ? pseudo : internetChecksum(frame, t, t + tcpLength, pseudo));
+  return frame;
+}
+
+export interface TcpInfo {
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+}
+
+export function parseTcp(frame: Uint8Array): TcpInfo | undefined {
+  const ip = parseIpv4(frame);
+  if (ip === undefined || ip.protocol !== PROTOCOL_TCP || ip.payload.length < 20) return undefined;
+  const tcp = ip.payload;
+  return { sourcePort: readU16(tcp, 0), destinationPort: readU16(tcp, 2), seq: readU32(tcp, 4), ack: readU32(tcp, 8), flags: tcp[13] };
 }
