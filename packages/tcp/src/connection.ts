@@ -475,6 +475,18 @@ export class Connection implements TcpFlow {
       return;
     }
 
+    if (this.state === 'TIME-WAIT' && (flags & (TcpFlag.fin | TcpFlag.rst | TcpFlag.syn)) === TcpFlag.fin) {
+      if (seqAdd(segment.seq, segment.payload.length + 1) === this.rcvNxt) {
+        // "The only thing that can arrive in this state is a retransmission of the remote FIN.
+        // Acknowledge it, and restart the 2 MSL timeout" (RFC 9293 §3.10.7.4, eighth step).
+        counters.add('time-wait-fin');
+        this.lingerDeadline = now + 2 * this.config.msl;
+        this.ackNow = true;
+        this.output();
+        return;
+      }
+    }
+
     // First: the sequence number (RFC 9293 §3.10.7.4, with zero-window allowance).
     let seq = segment.seq;
     let payload = segment.payload;
