@@ -117,6 +117,79 @@ describe.each(controllers)('%s invariants', (_name, factory, beta) => {
   });
 });
 
+describe('HyStart++ (RFC 9406)', () => {
+  /** One round: the window's worth of SMSS-sized ACKs, each with this RTT sample. Returns the cwnd growth. */
+  function round(cc: CongestionControl, rtt: number): number {
+    const before = cc.cwnd;
+    const flight = cc.cwnd;
+    for (let sent = 0; sent < flight; sent += MSS) cc.onAck(sample(0, MSS, { rtt, inFlight: flight - sent }));
+    return cc.cwnd - before;
+  }
+
+  it('keeps doubling per round while the RTT is flat', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    for (let r = 0; r < 6; r++) expect(round(cc, 50)).toBe(10 * MSS * 2 ** r);
+    expect(cc.ssthresh).toBe(2 ** 30);
+  });
+
+  it('enters Conservative Slow Start, growing a quarter as fast, once the round minimum RTT rises by RttThresh (§4.2)', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    round(cc, 40);
+    round(cc, 40);
+    // lastRoundMinRTT 40 ms: RttThresh = max(4, min(40/8, 16)) = 5 ms. 44 ms is not enough.
+    expect(round(cc, 44)).toBe(40 * MSS);
+    // The CSS round: the first 8 ACKs grow at full speed until the check, the rest at 1/4.
+    const cwnd = cc.cwnd;
+    const growth = round(cc, 50);
+    expect(growth).toBeLessThan(cwnd / 2);
+    expect(growth).toBeGreaterThan(cwnd / 4);
+    expect(round(cc, 50)).toBeCloseTo(cc.cwnd / 5, -3);
+  });
+
+  it('ends slow start with ssthresh = cwnd after CSS_ROUNDS rounds of CSS (§4.2)', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    round(cc, 40);
+    round(cc, 40);
+    round(cc, 60);
+    for (let r = 0; r < 5; r++) round(cc, 60);
+    expect(cc.ssthresh).toBeLessThan(2 ** 30);
+    expect(cc.ssthresh).toBeLessThanOrEqual(cc.cwnd);
+    // Congestion avoidance from here: about one SMSS per round.
+    expect(round(cc, 60)).toBeLessThanOrEqual(2 * MSS);
+  });
+
+  it('returns to slow start when the RTT falls below the CSS baseline (§4.2)', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    round(cc, 40);
+    round(cc, 40);
+    round(cc, 60);
+    const cwnd = cc.cwnd;
+    // Seven ACKs of the round still grow at CSS speed; from the eighth sample on, full speed.
+    const growth = round(cc, 50);
+    expect(growth).toBeGreaterThan(cwnd - 6 * MSS);
+    expect(growth).toBeLessThan(cwnd);
+    expect(round(cc, 50)).toBe(cc.cwnd / 2);
+    expect(cc.ssthresh).toBe(2 ** 30);
+  });
+
+  it('ignores rounds with fewer than N_RTT_SAMPLE samples', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    const flight = cc.cwnd;
+    for (let sent = 0; sent < flight; sent += MSS) cc.onAck(sample(0, MSS, { rtt: 40, inFlight: flight - sent }));
+    // 20 ACKs with only 7 RTT samples in the next round, at a far higher RTT.
+    for (let i = 0; i < 20; i++) cc.onAck(sample(0, MSS, { rtt: i < 7 ? 200 : undefined, inFlight: 20 * MSS - i * MSS }));
+    expect(cc.cwnd).toBe(2 * flight + 20 * MSS);
+  });
+
+  it('applies only to the initial slow start', () => {
+    const cc = createNewReno({ mss: MSS, now: 0, hystart: true, abcLimit: 1 });
+    cc.onRetransmitTimeout(0, 100 * MSS);
+    round(cc, 40);
+    round(cc, 40);
+    expect(round(cc, 200)).toBe(4 * MSS);
+  });
+});
+
 /** A path: bottleneck rate, base round-trip time and drop-tail buffer. */
 interface Path {
   readonly mbps: number;
@@ -131,6 +204,8 @@ interface FlowResult {
   /** Goodput / capacity over the measured interval. */
   readonly utilisation: number;
   readonly drops: number;
+  /** Drops up to the end of the first loss recovery: the slow-start overshoot, if any. */
+  readonly firstEpisodeDrops: number;
   readonly recoveries: number;
   readonly timeouts: number;
   readonly meanCwndPackets: number;
@@ -173,6 +248,7 @@ function simulate(factory: CongestionControlFactory, path: Path, warmup: number)
   let recoveryPoint = 0;
   let rtoAt = Number.POSITIVE_INFINITY;
   let drops = 0;
+  let firstEpisodeDrops = -1;
   let recoveries = 0;
   let timeouts = 0;
   let now = 0;
@@ -242,6 +318,7 @@ function simulate(factory: CongestionControlFactory, path: Path, warmup: number)
     if (recovering) {
       if (una >= recoveryPoint) {
         recovering = false;
+        if (firstEpisodeDrops < 0) firstEpisodeDrops = drops;
         cc.onRecoveryAck(s, false);
         cc.onExitRecovery(now, pipe * MSS);
       } else {
@@ -298,7 +375,8 @@ function simulate(factory: CongestionControlFactory, path: Path, warmup: number)
     send();
   }
   const utilisation = perSecond.reduce((a, b) => a + b, 0) / perSecond.length;
-  return { perSecond, utilisation, drops, recoveries, timeouts, meanCwndPackets: cwndSum / cwndSamples };
+  if (firstEpisodeDrops < 0) firstEpisodeDrops = drops;
+  return { perSecond, utilisation, drops, firstEpisodeDrops, recoveries, timeouts, meanCwndPackets: cwndSum / cwndSamples };
 }
 
 function describeResult(name: string, path: Path, result: FlowResult): string {
@@ -306,7 +384,7 @@ function describeResult(name: string, path: Path, result: FlowResult): string {
   return (
     `${name} ${path.mbps} Mbit/s, ${path.rttMs} ms, buffer ${path.bufferPackets} pkts (${(path.bufferPackets / bdp).toFixed(2)} BDP): ` +
     `utilisation ${(100 * result.utilisation).toFixed(1)}%, worst second ${(100 * Math.min(...result.perSecond)).toFixed(1)}%, ` +
-    `${result.recoveries} recoveries, ${result.timeouts} timeouts, ${result.drops} drops, mean cwnd ${result.meanCwndPackets.toFixed(0)} pkts (BDP ${bdp.toFixed(0)})`
+    `${result.recoveries} recoveries, ${result.timeouts} timeouts, ${result.drops} drops (${result.firstEpisodeDrops} in the first episode), mean cwnd ${result.meanCwndPackets.toFixed(0)} pkts (BDP ${bdp.toFixed(0)})`
   );
 }
 
@@ -331,5 +409,17 @@ describe('a single flow over a drop-tail bottleneck (pure arithmetic model)', ()
     expect(cubic.utilisation).toBeGreaterThan(0.9);
     expect(cubic.timeouts).toBe(0);
     expect(cubic.utilisation).toBeGreaterThan(reno.utilisation);
+  });
+
+  it('cubic with HyStart++ leaves the initial slow start before overflowing a deep buffer (RFC 9406)', () => {
+    const deep: Path = { mbps: 100, rttMs: 40, bufferPackets: 1000, seconds: 6 };
+    const withHystart = simulate(createCubic, deep, 1);
+    const without = simulate((options) => createCubic({ ...options, hystart: false }), deep, 1);
+    console.log(describeResult('cubic+hystart++', deep, withHystart));
+    console.log(describeResult('cubic (no hystart)', deep, without));
+    // CSS still grows 1.25x per round for five rounds, so a 2-BDP buffer overflows late and a
+    // little; without HyStart++ slow start overshoots by a whole window.
+    expect(withHystart.firstEpisodeDrops).toBeLessThan(without.firstEpisodeDrops / 5);
+    expect(withHystart.utilisation).toBeGreaterThan(0.95);
   });
 });

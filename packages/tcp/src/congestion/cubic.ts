@@ -69,7 +69,7 @@ class Cubic extends LossBasedWindow implements CubicControl {
   private afterTimeout = false;
 
   constructor(options: CubicOptions) {
-    super(options);
+    super({ ...options, hystart: options.hystart ?? true });
     this.c = options.c ?? 0.4;
     this.beta = options.betaCubic ?? 0.7;
     this.fastConvergence = options.fastConvergence ?? true;

@@ -1,10 +1,11 @@
 /**
  * What NewReno and CUBIC share: the initial window (RFC 6928), slow start with appropriate
- * byte counting (RFC 5681 §3.1, RFC 3465), fast recovery (RFC 5681 §3.2 with RFC 6582, or
+ * byte counting (RFC 5681 §3.1, RFC 3465) and optionally HyStart++ (RFC 9406), fast recovery (RFC 5681 §3.2 with RFC 6582, or
  * RFC 6675 for SACK senders), the loss window after a timeout (RFC 5681 §3.1) and the restart
  * window after idle (RFC 5681 §4.1). A subclass supplies the multiplicative decrease factor
  * and the congestion avoidance increase.
  */
+import { HyStartPlusPlus } from './hystart.js';
 import type { AckSample, CongestionControl, CongestionControlOptions } from './types.js';
 
 /** Settings common to every loss-based controller; all optional. */
@@ -17,6 +18,11 @@ export interface WindowOptions extends CongestionControlOptions {
   readonly abcLimit?: number;
   /** Upper bound on cwnd, bytes. Default 2^30, the largest window a peer can offer (RFC 7323 §2.3). */
   readonly maxWindow?: number;
+  /**
+   * Leave the initial slow start early with HyStart++ (RFC 9406) when the RTT grows. Default:
+   * true for CUBIC (as Linux's CUBIC uses HyStart), false for NewReno.
+   */
+  readonly hystart?: boolean;
 }
 
 /** RFC 7323 §2.3: a scaled window never exceeds 2^30 bytes, so neither need cwnd. */
@@ -49,6 +55,8 @@ export abstract class LossBasedWindow implements CongestionControl {
   private slowStartAfterTimeout = false;
   /** No ACK or congestion event yet: an MSS change may still resize the initial window. */
   private pristine = true;
+  /** HyStart++ while the initial slow start lasts (RFC 9406 §4.2: only that one). */
+  private hystart: HyStartPlusPlus | undefined;
 
   /** Multiplicative decrease factor: ssthresh = max(FlightSize · beta, 2·SMSS). */
   protected abstract readonly beta: number;
@@ -64,6 +72,7 @@ export abstract class LossBasedWindow implements CongestionControl {
     if (!(this.maxWindow >= 2 * this.mss)) throw new RangeError(`maxWindow must be at least 2·MSS, got ${this.maxWindow}`);
     this.window = this.startWindow();
     this.threshold = Math.max(options.initialSsthresh ?? LARGEST_WINDOW, 2 * this.mss);
+    if (options.hystart === true) this.hystart = new HyStartPlusPlus();
   }
 
   get cwnd(): number {
@@ -95,7 +104,7 @@ export abstract class LossBasedWindow implements CongestionControl {
       return;
     }
     if (this.window < this.threshold) {
-      this.slowStart(sample.ackedBytes);
+      this.slowStart(sample);
     } else {
       this.congestionAvoidance(sample.now, sample.ackedBytes);
     }
@@ -105,6 +114,7 @@ export abstract class LossBasedWindow implements CongestionControl {
   onEnterRecovery(now: number, inFlight: number): void {
     if (this.inRecovery) return;
     this.pristine = false;
+    this.hystart = undefined;
     this.onCongestionEvent(now);
     this.threshold = this.lossThreshold(inFlight);
     this.inRecovery = true;
@@ -146,6 +156,7 @@ export abstract class LossBasedWindow implements CongestionControl {
 
   onRetransmitTimeout(now: number, inFlight: number): void {
     this.pristine = false;
+    this.hystart = undefined;
     if (!this.timedOutWithoutProgress && !this.inRecovery) {
       // RFC 5681 §3.1 eq. 4, only when the segment has not already been resent by the timer.
       this.onCongestionEvent(now);
@@ -210,15 +221,28 @@ export abstract class LossBasedWindow implements CongestionControl {
   /** A valid RTT sample arrived with an ACK. */
   protected onRttSample(_rtt: number): void {}
 
-  /** RFC 3465 §2.2 slow start: cwnd += min(N, L) for N bytes acknowledged. */
-  private slowStart(ackedBytes: number): void {
+  /** RFC 3465 §2.2 slow start: cwnd += min(N, L) for N bytes acknowledged (a quarter of it in HyStart++'s CSS). */
+  private slowStart(sample: AckSample): void {
+    const ackedBytes = sample.ackedBytes;
     const limit = (this.slowStartAfterTimeout ? 1 : this.abcLimit) * this.mss;
-    const increase = ackedBytes < limit ? ackedBytes : limit;
+    let increase = ackedBytes < limit ? ackedBytes : limit;
+    if (this.hystart !== undefined) {
+      const done = this.hystart.onAck(ackedBytes, sample.inFlight, sample.rtt);
+      increase /= this.hystart.growthDivisor;
+      if (done) {
+        // RFC 9406 §4.2: CSS_ROUNDS rounds of CSS without relief end slow start, ssthresh = cwnd.
+        this.window += increase;
+        this.threshold = this.window < 2 * this.mss ? 2 * this.mss : this.window;
+        this.hystart = undefined;
+        return;
+      }
+    }
     this.window += increase;
     if (this.window >= this.threshold) {
       // Slow start ends at ssthresh; congestion avoidance takes over from the next ACK.
       this.window = this.threshold;
       this.slowStartAfterTimeout = false;
+      this.hystart = undefined;
     }
   }
 
