@@ -32,7 +32,7 @@ import {
   send,
   tcpFrame,
   udpFrame,
-} from './helpers/frames.js';
+} from '../../../tools/netns-frames.js';
 
 const KERNEL_IP = parseIpv4('10.77.0.1');
 const OUR_IP = parseIpv4('10.77.0.2');

@@ -1,5 +1,5 @@
 /**
- * Hand-built Ethernet/ARP/IPv4/UDP/ICMP frames for backend tests: enough to talk to the kernel
+ * Hand-built Ethernet/ARP/IPv4/UDP/TCP/ICMP frames for backend tests: enough to talk to the kernel
  * through a device before (and independently of) the protocol packages.
  */
 import {
