@@ -14,7 +14,7 @@ import { LossBasedWindow, type WindowOptions } from './window.js';
 
 /** Options of {@link createCubic}: the factory options, the common window settings and CUBIC's constants. */
 export interface CubicOptions extends WindowOptions {
-  /** C, segments/s³. Default 0.4 (RFC 9438 §5). */
+  /** C, segments/s³. Default 0.4 (RFC 9438 §4.2, discussed in §5). */
   readonly c?: number;
   /** beta_cubic, the multiplicative decrease factor. Default 0.7 (RFC 9438 §4.6). */
   readonly betaCubic?: number;

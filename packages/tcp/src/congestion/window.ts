@@ -55,7 +55,7 @@ export abstract class LossBasedWindow implements CongestionControl {
   private slowStartAfterTimeout = false;
   /** No ACK or congestion event yet: an MSS change may still resize the initial window. */
   private pristine = true;
-  /** HyStart++ while the initial slow start lasts (RFC 9406 §4.2: only that one). */
+  /** HyStart++ while the initial slow start lasts; later slow starts (after a loss) use the standard algorithm (RFC 9406 §4.2). */
   private hystart: HyStartPlusPlus | undefined;
 
   /** Multiplicative decrease factor: ssthresh = max(FlightSize · beta, 2·SMSS). */
@@ -81,11 +81,6 @@ export abstract class LossBasedWindow implements CongestionControl {
 
   get ssthresh(): number {
     return Math.floor(this.threshold);
-  }
-
-  /** True between `onEnterRecovery` and `onExitRecovery` (or a timeout). */
-  get recovering(): boolean {
-    return this.inRecovery;
   }
 
   onAck(sample: AckSample): void {
