@@ -106,6 +106,16 @@ const VIA_ARP = -1;
 /** The UDP checksum field; RFC 768: a computed 0 is sent as all ones, 0 meaning "none". */
 const UDP_NO_CHECKSUM_REPLACEMENT = 0xffff;
 
+/** The header fields every fragment of one datagram shares. */
+interface FragmentHeader {
+  readonly tos: number;
+  readonly ttl: number;
+  readonly identification: number;
+  readonly protocol: number;
+  readonly source: Ipv4Address;
+  readonly destination: Ipv4Address;
+}
+
 /** How a received datagram's destination relates to us. */
 const NOT_OURS = 0;
 const UNICAST = 1;
@@ -144,6 +154,7 @@ class Ipv4LayerImpl implements Ipv4Layer {
   private txChecksumOffset = -1;
   private txSoftwareChecksum = false;
   private txPayload: Uint8Array = new Uint8Array(0);
+  private txFragment: FragmentHeader = { tos: 0, ttl: 0, identification: 0, protocol: 0, source: IPV4_ANY, destination: IPV4_ANY };
 
   constructor(
     private readonly ethernet: Ethernet,
@@ -348,6 +359,7 @@ class Ipv4LayerImpl implements Ipv4Layer {
     // RFC 1122 §3.2.1.7: a host MUST NOT send a datagram with TTL 0.
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) return this.dropTx('bad-ttl');
     if (!Number.isInteger(size) || size < 0 || size > IPV4_MAX_PAYLOAD) return this.dropTx('too-large');
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) return this.dropTx('bad-protocol');
     let linkDestination: number = VIA_ARP;
     let nextHop = destination;
     if (destination === IPV4_BROADCAST || destination === this.subnetBroadcast) {
@@ -406,11 +418,21 @@ class Ipv4LayerImpl implements Ipv4Layer {
    * (RFC 791 §3.2, "Fragmentation") unless DF forbids it.
    */
   private writeLarge(linkDestination: number, nextHop: Ipv4Address, room: number, dontFragment: boolean): boolean {
+    // Kept apart from the tx fields: a synchronous link may deliver a fragment, and the
+    // answer may send another datagram through this layer, before the next fragment goes.
+    const header: FragmentHeader = {
+      tos: this.txTos,
+      ttl: this.txTtl,
+      identification: this.txIdentification,
+      protocol: this.txProtocol,
+      source: this.txSource,
+      destination: this.txDestination,
+    };
     const buffer = new Uint8Array(this.txSize);
     const used = (this.txFill as Fill)(buffer);
     this.txFill = undefined;
     const payload = buffer.subarray(0, used);
-    if (this.txChecksumOffset >= 0) this.completeChecksum(payload, this.txSource, this.txDestination, this.txProtocol, this.txChecksumOffset);
+    if (this.txChecksumOffset >= 0) this.completeChecksum(payload, header.source, header.destination, header.protocol, this.txChecksumOffset);
     const unit = Math.floor(room / FRAGMENT_UNIT) * FRAGMENT_UNIT;
     if (used > room) {
       if (dontFragment) return this.dropTx('too-big-df');
@@ -420,17 +442,15 @@ class Ipv4LayerImpl implements Ipv4Layer {
     const pieces = used <= room ? 1 : Math.ceil(used / unit);
     for (let index = 0; index < pieces; index++) {
       const offset = index * unit;
-      const more = index < pieces - 1;
-      this.txPayload = pieces === 1 ? payload : payload.subarray(offset, Math.min(used, offset + unit));
-      this.txFlags = fragmentWord(dontFragment, more, offset);
-      const sent = this.output(linkDestination, nextHop, IPV4_HEADER_LENGTH + this.txPayload.length, this.fillFragment, undefined);
-      if (!sent) {
-        this.txPayload = EMPTY;
-        return this.dropTx('tx-dropped');
-      }
+      const piece = pieces === 1 ? payload : payload.subarray(offset, Math.min(used, offset + unit));
+      this.txFragment = header;
+      this.txPayload = piece;
+      this.txFlags = fragmentWord(dontFragment, index < pieces - 1, offset);
+      const sent = this.output(linkDestination, nextHop, IPV4_HEADER_LENGTH + piece.length, this.fillFragment, undefined);
+      this.txPayload = EMPTY;
+      if (!sent) return this.dropTx('tx-dropped');
       if (pieces > 1) this.counters.add('tx-fragments');
     }
-    this.txPayload = EMPTY;
     if (pieces > 1) this.counters.add('fragmented');
     this.counters.add('tx-datagrams');
     return true;
@@ -472,9 +492,10 @@ class Ipv4LayerImpl implements Ipv4Layer {
 
   private readonly fillFragment = (buffer: Uint8Array): number => {
     const piece = this.txPayload;
+    const header = this.txFragment;
     buffer.set(piece, IPV4_HEADER_LENGTH);
     const total = IPV4_HEADER_LENGTH + piece.length;
-    writeIpv4Header(buffer, IPV4_HEADER_LENGTH, total, this.txTos, this.txIdentification, this.txFlags, this.txTtl, this.txProtocol, this.txSource, this.txDestination);
+    writeIpv4Header(buffer, IPV4_HEADER_LENGTH, total, header.tos, header.identification, this.txFlags, header.ttl, header.protocol, header.source, header.destination);
     return total;
   };
 

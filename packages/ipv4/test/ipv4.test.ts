@@ -194,13 +194,14 @@ describe('IPv4 send (RFC 791 §3.1, RFC 1122 §3.2.1)', () => {
     expect(lastSent(host.arp.sent).repr).toMatchObject({ ttl: 5, tos: 0xb8, dontFragment: true, source: ip4('10.0.0.77') });
   });
 
-  it('refuses TTL 0 (RFC 1122 §3.2.1.7), 0.0.0.0 and loopback destinations, and our own address', () => {
+  it('refuses TTL 0 (RFC 1122 §3.2.1.7), 0.0.0.0 and loopback destinations, our own address and a bad protocol number', () => {
     const host = makeHost();
     expect(host.ip.write(ip4('10.0.0.9'), UDP, 0, () => 0, { ttl: 0 })).toBe(false);
     expect(host.ip.write(IPV4_ANY, UDP, 0, () => 0)).toBe(false);
     expect(host.ip.write(ip4('127.0.0.1'), UDP, 0, () => 0)).toBe(false);
     expect(host.ip.write(ip4('10.0.0.1'), UDP, 0, () => 0)).toBe(false);
-    expect(host.ip.stats()).toMatchObject({ 'bad-ttl': 1, 'bad-destination': 2, 'to-self': 1 });
+    expect(host.ip.write(ip4('10.0.0.9'), 256, 0, () => 0)).toBe(false);
+    expect(host.ip.stats()).toMatchObject({ 'bad-ttl': 1, 'bad-destination': 2, 'to-self': 1, 'bad-protocol': 1 });
     expect(host.arp.sent).toEqual([]);
   });
 
@@ -232,6 +233,25 @@ describe('IPv4 send (RFC 791 §3.1, RFC 1122 §3.2.1)', () => {
     expect(host.ip.write(ip4('10.0.0.9'), UDP, 0, () => 0)).toBe(false);
     expect(host.ip.write(ip4('10.0.0.9'), UDP, 3000, fillWith(new Uint8Array(3000)))).toBe(false);
     expect(host.ip.stats()['tx-dropped']).toBe(2);
+  });
+
+  it('keeps fragment headers intact when a synchronous link makes the layer send in between', () => {
+    const host = makeHost();
+    let nested = 0;
+    host.ethernet.onWrite = () => {
+      // A reply sent from inside the delivery of each fragment, as a synchronous peer could.
+      if (nested++ < 3) host.ip.write(ip4('10.0.0.7'), TCP, 1, fillWith(new Uint8Array([9])), { ttl: 9, tos: 4 });
+    };
+    const payload = new Uint8Array(4000).map((_, index) => index);
+    expect(host.ip.write(IPV4_BROADCAST, UDP, payload.length, fillWith(payload))).toBe(true);
+    const fragments = host.ethernet.sent.map((frame) => new Ipv4Packet(frame.bytes));
+    expect(fragments.map((packet) => [packet.protocol, packet.ttl, packet.destination])).toEqual([
+      [UDP, 64, IPV4_BROADCAST],
+      [UDP, 64, IPV4_BROADCAST],
+      [UDP, 64, IPV4_BROADCAST],
+    ]);
+    expect(new Set(fragments.map((packet) => packet.identification)).size).toBe(1);
+    expect(host.arp.sent.map((frame) => new Ipv4Packet(frame.bytes).protocol)).toEqual([TCP, TCP, TCP]);
   });
 
   it('sends broadcasts to the MAC broadcast address without ARP', () => {
