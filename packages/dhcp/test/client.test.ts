@@ -2,6 +2,7 @@ import { ClosedError, IPV4_ANY, IPV4_BROADCAST, TimeoutError } from '@morgana/co
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DhcpLease, DhcpMessageType, INFINITE_LEASE, emitDhcp, macBytes } from '../src/index.js';
+import { createSeededRandom } from '@morgana/testing';
 import { MAC, POOL, SERVER, setup } from './harness.js';
 
 const SECOND = 1000;
@@ -372,3 +373,35 @@ describe('DHCP client: what it ignores', () => {
   });
 });
 
+
+describe('DHCP client: under loss', () => {
+  it('gets a lease and keeps its configuration consistent through any loss pattern, leaving no timer after stop', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), fc.double({ min: 0, max: 0.5, noNaN: true }), async (seed, loss) => {
+        const env = setup({ startTimeoutMs: 0 }, { leaseTime: 300 }, seed);
+        const coin = createSeededRandom(seed ^ 0x5a5a5a5a);
+        env.network.loseToServer = () => coin.float() < loss;
+        env.network.loseToClient = () => coin.float() < loss;
+        void env.client.start();
+        await env.clock.runUntil(() => env.client.state() === 'bound', 3_600_000);
+        // Two hours of renewals, rebinds and perhaps expiries under the same loss.
+        for (let step = 0; step < 120; step++) {
+          await env.clock.run(60 * SECOND);
+          const lease = env.client.lease();
+          const configured = env.ipv4.config().address;
+          // While a lease is held (bound, renewing, rebinding) it is what the interface has;
+          // without one the interface has no address.
+          if (lease !== undefined) {
+            expect(configured).toEqual({ address: lease.address, length: 24 });
+            expect(POOL).toContain(lease.address);
+          } else {
+            expect(configured.address).toBe(IPV4_ANY);
+          }
+        }
+        env.client.stop();
+        expect(env.clock.pendingTimers()).toBe(0);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});

@@ -453,3 +453,58 @@ describe('UDP between two layers', () => {
     );
   });
 });
+
+describe('UDP socket table against a model', () => {
+  const ADDRESSES = [IPV4_ANY, A, B];
+  type Op = { kind: 'bind'; address: Ipv4Address; port: number } | { kind: 'close'; index: number } | { kind: 'probe'; address: Ipv4Address; port: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('bind' as const), address: fc.constantFrom(...ADDRESSES), port: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({ kind: fc.constant('close' as const), index: fc.nat() }),
+    fc.record({ kind: fc.constant('probe' as const), address: fc.constantFrom(A, B), port: fc.integer({ min: 1, max: 4 }) }),
+  );
+
+  it('binds, refuses, unbinds and demultiplexes as a list of (address, port) pairs would', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        // Ports 1-4 explicitly; port 0 draws from a four-port ephemeral range.
+        const { ip, udp } = setup({ ephemeralPortMin: 60000, ephemeralPortMax: 60003 });
+        const model: { address: Ipv4Address; port: number; id: number }[] = [];
+        const sockets = new Map<number, ReturnType<typeof udp.bind>>();
+        let nextId = 0;
+        let delivered: number | undefined;
+        for (const step of ops) {
+          if (step.kind === 'bind') {
+            const conflicts = (port: number) =>
+              model.some((entry) => entry.port === port && (entry.address === IPV4_ANY || step.address === IPV4_ANY || entry.address === step.address));
+            const ephemeralFree = [60000, 60001, 60002, 60003].filter((port) => !model.some((entry) => entry.port === port));
+            const shouldFail = step.port === 0 ? ephemeralFree.length === 0 : conflicts(step.port);
+            if (shouldFail) {
+              expect(() => udp.bind({ address: step.address, port: step.port })).toThrow(AddressInUse);
+              continue;
+            }
+            const socket = udp.bind({ address: step.address, port: step.port });
+            if (step.port === 0) expect(ephemeralFree).toContain(socket.localPort);
+            const id = nextId++;
+            socket.onMessage(() => {
+              delivered = id;
+            });
+            model.push({ address: step.address, port: socket.localPort, id });
+            sockets.set(id, socket);
+          } else if (step.kind === 'close') {
+            if (model.length === 0) continue;
+            const [entry] = model.splice(step.index % model.length, 1);
+            sockets.get(entry.id)?.close();
+          } else {
+            const exact = model.find((entry) => entry.port === step.port && entry.address === step.address);
+            const wildcard = model.find((entry) => entry.port === step.port && entry.address === IPV4_ANY);
+            delivered = undefined;
+            const source = parseIpv4('10.0.0.9');
+            ip.inject(datagram(step.port, new Uint8Array(1), source, step.address), { source, destination: step.address });
+            expect(delivered).toBe((exact ?? wildcard)?.id);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
