@@ -39,6 +39,8 @@ for (const file of files) {
     dts: false,
     splitting: false,
     outExtension: () => ({ js: '.mjs' }),
+    // benchmark is CommonJS that requires lodash at run time: load it from node_modules, unbundled.
+    external: ['benchmark'],
   });
   console.log(`\n## ${pkg}/${basename(file)}`);
   execFileSync(process.execPath, [join(out, `${name}.mjs`)], { cwd: root, stdio: 'inherit' });
