@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIpv4 } from '@morgana/core';
 import { emitDhcp, parseDhcp } from '@morgana/dhcp';
-import { SimulatedNetwork, VirtualClock, createSeededRandom } from '@morgana/testing';
+import { SimulatedNetwork, VirtualClock, createSeededRandom, millisecondsToMicros, writePcap } from '@morgana/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestDhcpServer } from '../../dhcp/test/server.js';
 import { createDhcpStack, createDirectStack } from '../src/index.js';
@@ -26,27 +26,9 @@ if (!available) {
 /** Wall-clock origin of the capture's timestamps. */
 const EPOCH_MS = Date.UTC(2026, 0, 1);
 
-/** A classic pcap file (LINKTYPE_ETHERNET) of the frames, in order. */
+/** A pcap file of the frames, in order. */
 function pcap(frames: readonly TappedFrame[]): Uint8Array {
-  const size = 24 + frames.reduce((sum, frame) => sum + 16 + frame.bytes.length, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 0xa1b2c3d4, true);
-  view.setUint16(4, 2, true);
-  view.setUint16(6, 4, true);
-  view.setUint32(16, 262_144, true);
-  view.setUint32(20, 1, true);
-  let offset = 24;
-  for (const frame of frames) {
-    const micros = Math.round((EPOCH_MS + frame.time) * 1000);
-    view.setUint32(offset, Math.floor(micros / 1e6), true);
-    view.setUint32(offset + 4, micros % 1e6, true);
-    view.setUint32(offset + 8, frame.bytes.length, true);
-    view.setUint32(offset + 12, frame.bytes.length, true);
-    out.set(frame.bytes, offset + 16);
-    offset += 16 + frame.bytes.length;
-  }
-  return out;
+  return writePcap(frames.map((frame) => ({ timestampMicros: millisecondsToMicros(EPOCH_MS + frame.time), data: frame.bytes })));
 }
 
 /** The frames of the scenarios, each as seen by one host's wiretap. */
