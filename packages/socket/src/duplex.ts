@@ -3,9 +3,11 @@
  * ways, so that Node's own libraries (tls, http) run over a morgana TCP connection and
  * morgana's services run over any Node stream (a TLS socket, a net.Socket, a pipe).
  */
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { ClosedError, ConnectionReset, type Flow, type MorganaError, type TcpFlow, formatIpv4 } from '@morgana/core';
 import { toMorganaError } from './errors.js';
+import { resetSocket } from './reset.js';
 
 function isTcpFlow(flow: Flow): flow is TcpFlow {
   return typeof (flow as Partial<TcpFlow>).remotePort === 'number';
@@ -106,14 +108,6 @@ interface Settler {
   readonly reject: (error: Error) => void;
 }
 
-/** A Node net.Socket can send a RST; other streams can only be destroyed. */
-interface Resettable {
-  resetAndDestroy(): unknown;
-}
-
-function isResettable(stream: Duplex): stream is Duplex & Resettable {
-  return typeof (stream as Partial<Resettable>).resetAndDestroy === 'function';
-}
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -213,9 +207,21 @@ class DuplexFlow implements Flow {
     this.aborted = true;
     this.localClosed = true;
     this.error ??= new ConnectionReset('the flow was aborted');
-    if (isResettable(this.stream)) this.stream.resetAndDestroy();
-    else this.stream.destroy();
+    this.resetOrDestroy();
     this.wake();
+  }
+
+  /** A TCP net.Socket can send a RST; any other stream (TLS, a pipe, ...) can only be destroyed. */
+  private resetOrDestroy(): void {
+    if (this.stream instanceof net.Socket) {
+      try {
+        resetSocket(this.stream);
+        return;
+      } catch {
+        // Not a TCP handle (Node throws ERR_INVALID_HANDLE_TYPE before touching the socket).
+      }
+    }
+    this.stream.destroy();
   }
 
   private nextChange(): Promise<void> {

@@ -17,6 +17,7 @@ import {
 } from '@morgana/core';
 import type { SocketStackConfig } from './config.js';
 import { toMorganaError } from './errors.js';
+import { resetSocket } from './reset.js';
 
 /** A settled-later operation. */
 interface Settler<T> {
@@ -174,7 +175,7 @@ export class SocketTcpFlow implements TcpFlow {
     this.localClosed = true;
     this.fail(new ConnectionReset('the flow was aborted'), new ClosedError('the flow was aborted'));
     this.counters.add('resets-sent');
-    this.socket.resetAndDestroy();
+    resetSocket(this.socket);
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -212,10 +213,11 @@ export class SocketTcpFlow implements TcpFlow {
       this.localClosed = true;
       const closed = new ClosedError('the socket stack was closed');
       this.fail(closed, closed);
-      this.socket.resetAndDestroy();
+      resetSocket(this.socket);
     }
     return this.closedPromise;
   }
+
 
   /** The state as far as Node lets us see it: which FINs went each way, and whether the socket is gone. */
   private state(): TcpState {

@@ -310,6 +310,32 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await rejection(server.read());
       });
 
+      it('abort right after shutdown still resets the connection and closes it', async () => {
+        const { client, server } = await connected();
+        await client.write(bytes('last words'));
+        const shutting = rejection(client.shutdown());
+        client.abort();
+        expect(await shutting).toBeInstanceOf(ConnectionReset);
+        expect(client.info().state).toBe('CLOSED');
+        await within(step, 'close after abort', client.close());
+        // The peer may see our FIN before the RST, but the connection is gone for writing.
+        const failure = await within(
+          step,
+          'peer notices the reset',
+          (async () => {
+            for (;;) {
+              try {
+                await server.write(bytes('anyone?'));
+              } catch (error) {
+                return error;
+              }
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+          })(),
+        );
+        expect(failure).toBeInstanceOf(ConnectionReset);
+      });
+
       it('closing a listener rejects a pending accept with ClosedError and leaves accepted connections open', async () => {
         const listener = pair.server.tcp.listen(0);
         const first = listener.accept();
