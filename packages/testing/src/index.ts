@@ -5,3 +5,5 @@ export * from './simulated-netif.js';
 export * from './network.js';
 export * from './pcap.js';
 export * from './wiretap.js';
+export * from './arbitraries.js';
+export * from './packet-script.js';

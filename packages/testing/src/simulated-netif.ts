@@ -44,8 +44,8 @@ export interface SimulatedNetifOptions {
   readonly rxQueueLimit?: number;
 }
 
-/** Largest frame a device with this MTU carries, given the frame's own tag. */
-function maxFrameLength(mtu: number, frame: Uint8Array): number {
+/** Largest frame a device with this MTU carries, given the frame's own 802.1Q tag if any. */
+export function maxFrameLength(mtu: number, frame: Uint8Array): number {
   const tagged = frame.length >= ETHERNET_HEADER_LENGTH && ((frame[12] << 8) | frame[13]) === ETHERTYPE_VLAN;
   return mtu + ETHERNET_HEADER_LENGTH + (tagged ? VLAN_TAG_LENGTH : 0);
 }
