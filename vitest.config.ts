@@ -5,10 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const alias = readdirSync(packagesDir).map((name) => ({
-  find: new RegExp(`^@morgana/${name}$`),
-  replacement: `${packagesDir}${name}/src/index.ts`,
-}));
+const alias = [
+  { find: /^@morgana\/testing\/node$/, replacement: `${packagesDir}testing/src/node.ts` },
+  ...readdirSync(packagesDir).map((name) => ({
+    find: new RegExp(`^@morgana/${name}$`),
+    replacement: `${packagesDir}${name}/src/index.ts`,
+  })),
+];
 
 export default defineConfig({
   resolve: { alias },
