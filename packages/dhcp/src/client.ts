@@ -187,9 +187,14 @@ class Client implements DhcpClient {
 
   start(): Promise<DhcpLease> {
     if (this.current !== 'stopped' && this.held !== undefined && this.startWaiters.length === 0) return Promise.resolve(this.held);
-    const promise = new Promise<DhcpLease>((resolve, reject) => this.startWaiters.push({ resolve, reject }));
     if (this.current === 'stopped') {
-      const socket = this.deps.udp.bind({ port: DHCP_CLIENT_PORT, broadcast: true });
+      let socket: UdpSocket;
+      try {
+        socket = this.deps.udp.bind({ port: DHCP_CLIENT_PORT, broadcast: true });
+      } catch (error) {
+        // Port 68 taken (another client on this stack): nothing was started.
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
       socket.onMessage((datagram) => this.input(datagram));
       this.socket = socket;
       if (this.config.startTimeoutMs > 0) {
@@ -197,7 +202,7 @@ class Client implements DhcpClient {
       }
       this.enterInit(this.held?.address, this.randomDelay(this.config.initialDelayMaxMs));
     }
-    return promise;
+    return new Promise<DhcpLease>((resolve, reject) => this.startWaiters.push({ resolve, reject }));
   }
 
   stop(): void {

@@ -1,4 +1,4 @@
-import { ClosedError, IPV4_ANY, IPV4_BROADCAST, TimeoutError } from '@morgana/core';
+import { AddressInUse, ClosedError, IPV4_ANY, IPV4_BROADCAST, TimeoutError } from '@morgana/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DhcpLease, DhcpMessageType, INFINITE_LEASE, emitDhcp, macBytes } from '../src/index.js';
@@ -142,6 +142,14 @@ describe('DHCP client: acquiring a lease (RFC 2131 3.1)', () => {
     await outcome;
     expect(env.client.state()).toBe('stopped');
     expect(env.network.socket).toBeUndefined();
+    expect(env.clock.pendingTimers()).toBe(0);
+  });
+
+  it('rejects start() with AddressInUse when port 68 is taken, starting nothing', async () => {
+    const env = setup();
+    env.network.bind({ port: 68 });
+    await expect(env.client.start()).rejects.toBeInstanceOf(AddressInUse);
+    expect(env.client.state()).toBe('stopped');
     expect(env.clock.pendingTimers()).toBe(0);
   });
 

@@ -2,6 +2,7 @@
 // millisecond of virtual time (or loses them), a fake IPv4 that records configurations, and a
 // fake ARP whose probe finds chosen addresses taken.
 import {
+  AddressInUse,
   type Arp,
   type ArpEntry,
   type Counters,
@@ -81,7 +82,7 @@ export class FakeNetwork implements Udp {
   ) {}
 
   bind(options?: UdpBindOptions): UdpSocket {
-    if (this.socket !== undefined) throw new Error('port 68 already bound');
+    if (this.socket !== undefined) throw new AddressInUse('port 68 already bound');
     this.socket = new FakeSocket(options?.port ?? 0, this);
     return this.socket;
   }
