@@ -23,7 +23,7 @@ function addonMissing(): string | undefined {
 }
 
 describeInterop(
-  `morgana stack on TAP against Linux (${peerVersion('ping', ['-V'])}, ${peerVersion('arping', ['--help'])}, ${peerVersion('socat', ['-V'])})`,
+  `morgana stack on TAP against Linux (${peerVersion('ping', ['-V'])}, ${peerVersion('arping', ['-V'])}, ${peerVersion('socat', ['-V'])})`,
   ['ping', 'arping', 'python3', 'socat'],
   () => {
     let ns: TestNetns;
@@ -60,8 +60,10 @@ describeInterop(
     });
 
     it('answers arping (ARP requests for our address)', async () => {
-      const arping = await ns.exec('arping', ['-c', '3', '-w', '5', '-i', ns.device, OURS]);
-      expect(arping.stdout).toMatch(/3 packets transmitted, 3 packets received/);
+      // Debian has two arpings: iputils' (-I, "Received 3 response(s)") and Thomas Habets' (-i, "3 packets received").
+      const iputils = peerVersion('arping', ['-V']).includes('iputils');
+      const arping = await ns.exec('arping', ['-c', '3', '-w', '5', iputils ? '-I' : '-i', ns.device, OURS]);
+      expect(arping.stdout).toMatch(iputils ? /Received 3 response/ : /3 packets transmitted, 3 packets received/);
       expect(arping.code).toBe(0);
     });
 
