@@ -1,46 +1,12 @@
-/** The ready-made appliances: each composes a service with a backend. */
+/** `morgana dns <zonefile...>`: the authoritative DNS appliance. */
 import { readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve, sep } from 'node:path';
-import { type Clock, createSystemClock, formatIpv4, type Ipv4Address, parseIpv4Prefix, prefixContains } from '@morgana/core';
-import { AuthoritativeServer, checkZone, formatName, parseName, parseZone, serveDns, type Zone } from '@morgana/dns';
-import { createStaticHandler, type FileSource, HttpServer } from '@morgana/http';
-import { type Backend, type BackendOptions, openBackend, UsageError } from './backend.js';
-import { createFolderSource } from './fs-source.js';
+import { type Clock, createSystemClock, createSystemRandom, formatIpv4, type Ipv4Address, parseIpv4, parseIpv4Prefix, prefixContains } from '@morgana/core';
+import { AuthoritativeServer, checkZone, formatName, parseName, parseZone, sendNotify, serveDns, type Zone } from '@morgana/dns';
+import type { Appliance } from './appliance.js';
+import { type BackendOptions, openBackend, parseHostPort, UsageError } from './backend.js';
 import type { Logger } from './log.js';
-
-/** A running appliance. */
-export interface Appliance {
-  readonly backend: Backend;
-  stats(): Record<string, number>;
-  close(): Promise<void>;
-}
-
-/** `morgana www <dir>`: the static website. */
-export async function startWww(options: { readonly source: FileSource | string; readonly backend: BackendOptions; readonly log: Logger; readonly clock?: Clock }): Promise<Appliance> {
-  const clock = options.clock ?? createSystemClock();
-  const source = typeof options.source === 'string' ? await createFolderSource(options.source) : options.source;
-  const backend = await openBackend(options.backend, { port: 80, defaultListen: '127.0.0.1:8080', defaultForwards: ['8080:80'], protocols: ['tcp'] }, options.log, clock);
-  const statics = createStaticHandler(source);
-  const server = new HttpServer(
-    async (request) => {
-      const response = await statics(request);
-      options.log.debug(`${request.method} ${request.target} → ${response.status}`);
-      return response;
-    },
-    { clock, serverName: 'morgana' },
-  );
-  const listener = server.listen(backend.stack.tcp, backend.port, backend.address);
-  return {
-    backend,
-    stats: () => ({ ...server.stats() }) as Record<string, number>,
-    async close() {
-      listener.close();
-      server.closeAll();
-      await backend.close();
-    },
-  };
-}
 
 /**
  * Reads zone files. `$INCLUDE` paths are relative to the including file and must stay inside
@@ -75,7 +41,11 @@ export async function loadZones(files: readonly string[]): Promise<Zone[]> {
 /** `morgana dns <zonefile...>`: the authoritative DNS server (UDP and TCP). */
 export async function startDns(options: {
   readonly zoneFiles: readonly string[];
+  /** Zones already parsed (a bundled appliance); then `zoneFiles` is not read. */
+  readonly zones?: readonly Zone[];
   readonly allowTransfer?: readonly string[];
+  /** Secondaries (HOST:PORT) told of each zone with NOTIFY at start and after every reload (RFC 1996). */
+  readonly notify?: readonly string[];
   readonly backend: BackendOptions;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -88,18 +58,33 @@ export async function startDns(options: {
       throw new UsageError(`--allow-transfer ${JSON.stringify(cidr)}: expected ADDR/PREFIX`);
     }
   });
-  const zones = await loadZones(options.zoneFiles);
+  const notifyTargets = (options.notify ?? []).map((text) => parseHostPort(text, '--notify'));
+  const random = createSystemRandom();
+  const zones = options.zones ?? (await loadZones(options.zoneFiles));
   const server = new AuthoritativeServer({ zones, clock, allowTransfer: (address: Ipv4Address) => allowed.some((p) => prefixContains(p, address)) });
   for (const zone of zones) options.log.info(`serving zone ${formatName(zone.origin)} (${zone.records.length} records)`);
   const backend = await openBackend(options.backend, { port: 53, defaultListen: '127.0.0.1:5353', defaultForwards: ['udp:5353:53', 'tcp:5353:53'], protocols: ['udp', 'tcp'] }, options.log, clock);
   const service = serveDns({ server, clock, udp: backend.stack.udp, tcp: backend.stack.tcp, port: backend.port });
   options.log.debug(`dns listening on ${backend.address === undefined ? 'every address' : formatIpv4(backend.address)} port ${service.port}`);
+  const targets = notifyTargets.map((t) => ({ address: parseIpv4(t.host), port: t.port }));
+  const notifyAll = (current: readonly Zone[]): void => {
+    if (targets.length === 0) return;
+    for (const zone of current) {
+      const soa = zone.records.find((r) => r.type === 6);
+      void sendNotify({ udp: backend.stack.udp, clock, random }, { zone: zone.origin, soa, targets }).then((results) => {
+        for (const r of results) options.log[r.acknowledged ? 'info' : 'warn'](`NOTIFY ${formatName(zone.origin)} to ${formatIpv4(r.target.address)}:${r.target.port ?? 53}: ${r.acknowledged ? 'acknowledged' : 'no answer'}`);
+      });
+    }
+  };
+  notifyAll(zones);
   return {
     backend,
     stats: () => ({ ...service.stats() }) as Record<string, number>,
     async reload() {
-      server.reload(await loadZones(options.zoneFiles));
+      const fresh = options.zones ?? (await loadZones(options.zoneFiles));
+      server.reload(fresh);
       options.log.info('zones reloaded');
+      notifyAll(fresh);
     },
     async close() {
       service.close();
