@@ -7,7 +7,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP, isIPv6 } from 'node:net';
 import { UnsupportedError } from '@morgana/core';
 import type { Fill, TxOffload } from '@morgana/core';
-import { ETHERNET_HEADER, SocketNetifBase } from './base.js';
+import { ETHERNET_HEADER, SocketNetifBase, positiveInteger } from './base.js';
 import type { SocketNetif, SocketNetifOptions } from './base.js';
 
 /** A UDP endpoint. */
@@ -23,7 +23,16 @@ export interface DgramNetifOptions extends SocketNetifOptions {
   readonly local: UdpEndpoint;
   /** Where we send (QEMU's `local.*`). */
   readonly remote: UdpEndpoint;
+  /**
+   * The socket's kernel receive buffer (SO_RCVBUF), so a burst waits in the kernel while node
+   * delivers one datagram per callback. Default {@link DEFAULT_RECEIVE_BUFFER_BYTES}; the kernel
+   * caps it at net.core.rmem_max.
+   */
+  readonly receiveBufferBytes?: number;
 }
+
+/** Default of {@link DgramNetifOptions.receiveBufferBytes}: about 700 full frames. */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 /** A device over UDP datagrams. */
 export interface DgramNetif extends SocketNetif {
@@ -35,7 +44,10 @@ export interface DgramNetif extends SocketNetif {
 export async function openDgramNetif(options: DgramNetifOptions): Promise<DgramNetif> {
   // Datagrams are matched against the remote by address text, so it must be a literal.
   if (isIP(options.remote.address) === 0) throw new RangeError(`remote.address must be an IP address, got ${options.remote.address}`);
-  const socket = createSocket({ type: isIPv6(options.local.address) ? 'udp6' : 'udp4' });
+  const socket = createSocket({
+    type: isIPv6(options.local.address) ? 'udp6' : 'udp4',
+    recvBufferSize: positiveInteger(options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES, 'receiveBufferBytes'),
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => {
       socket.close();

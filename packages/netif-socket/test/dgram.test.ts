@@ -22,7 +22,7 @@ afterEach(async () => {
   open.peers = [];
 });
 
-async function setup(options: { mtu?: number; maxWriteQueueBytes?: number } = {}): Promise<{ netif: DgramNetif; peer: Socket; received: Uint8Array[]; batches: number[] }> {
+async function setup(options: { mtu?: number; maxWriteQueueBytes?: number; receiveBufferBytes?: number } = {}): Promise<{ netif: DgramNetif; peer: Socket; received: Uint8Array[]; batches: number[] }> {
   const peer = await peerSocket();
   open.peers.push(peer);
   const netif = await openDgramNetif({ local: { address: '127.0.0.1', port: 0 }, remote: { address: '127.0.0.1', port: peer.address().port }, ...options });
@@ -103,6 +103,17 @@ describe('datagram transport (one frame per UDP datagram, QEMU -netdev dgram)', 
     expect(netif.write(60, () => 60)).toBe(true);
     expect(netif.write(200, () => 200)).toBe(false);
     expect(netif.counters()['queue-full']).toBe(1);
+  });
+
+  it('bounds the kernel receive buffer by receiveBufferBytes: a burst beyond it is lost in the kernel', async () => {
+    const { netif, peer, received } = await setup({ receiveBufferBytes: 4096 });
+    for (let i = 0; i < 200; i++) peer.send(frame(1000, i), netif.address().port, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.length).toBeLessThan(200);
+    await expect(
+      openDgramNetif({ local: { address: '127.0.0.1', port: 0 }, remote: { address: '127.0.0.1', port: 1 }, receiveBufferBytes: 0 }),
+    ).rejects.toThrow(RangeError);
   });
 
   it('rejects a remote that is not an IP literal and a local port it cannot bind', async () => {
