@@ -244,4 +244,14 @@ describe('authoritative answers (RFC 1034 §4.3.2)', () => {
       { numRuns: 3000 },
     );
   });
+
+  it('serves the new zone right after a reload, memoised answers included', () => {
+    const { server } = makeServer();
+    const before = ask(server, query('www.example.com.', RrType.A));
+    expect(before.answers).toHaveLength(2);
+    server.reload([parseZone(ZONE.replace('www      A     192.0.2.81\n', ''), { origin: 'example.com.' })]);
+    const after = ask(server, query('www.example.com.', RrType.A));
+    expect(after.answers.map((a) => a.data)).toEqual([{ type: 'A', address: parseIpv4('192.0.2.80') }]);
+    expect(server.stats().reloads).toBe(2);
+  });
 });
