@@ -16,6 +16,8 @@ function isTcpFlow(flow: Flow): flow is TcpFlow {
 /** A Node `Duplex` over a {@link Flow}. */
 class FlowDuplex extends Duplex {
   private reading = false;
+  private idleMs = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly flow: Flow) {
     super({ allowHalfOpen: true });
@@ -29,6 +31,7 @@ class FlowDuplex extends Duplex {
     this.flow.read().then(
       (chunk) => {
         this.reading = false;
+        this.touch();
         this.push(chunk);
       },
       (error: unknown) => {
@@ -41,10 +44,12 @@ class FlowDuplex extends Duplex {
   // The write callback waits for flow.write, which resolves when the bytes fit the flow's
   // send buffer: Node's writable buffer fills, write() returns false, and producers wait for 'drain'.
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.touch();
     this.flow.write(chunk).then(() => callback(), callback);
   }
 
   override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], callback: (error?: Error | null) => void): void {
+    this.touch();
     this.flow.writev(chunks.map((entry) => entry.chunk)).then(() => callback(), callback);
   }
 
@@ -56,6 +61,8 @@ class FlowDuplex extends Duplex {
   // destroy(error) drops the flow (RST); destroy() closes it gracefully, as closing a socket's
   // descriptor does, without making the caller wait for the peer.
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     if (error !== null) {
       this.flow.abort();
     } else {
@@ -91,6 +98,42 @@ class FlowDuplex extends Duplex {
   setKeepAlive(enable = false, initialDelay?: number): this {
     if (isTcpFlow(this.flow)) this.flow.setKeepAlive(enable, initialDelay);
     return this;
+  }
+
+  /**
+   * As `net.Socket#setTimeout`: emits 'timeout' after `ms` without reads or writes (0 turns it
+   * off). Node's HTTP server uses it for keep-alive and request timeouts.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback !== undefined) {
+      if (ms === 0) this.off('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.idleMs = ms;
+    this.touch();
+    return this;
+  }
+
+  /** A flow does not hold the event loop by itself (its stack does): nothing to do, as for an unref'd socket. */
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  /** Restarts the idle timer after activity. */
+  private touch(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.idleMs > 0 && !this.destroyed) {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        this.emit('timeout');
+      }, this.idleMs);
+      this.idleTimer.unref();
+    }
   }
 }
 
