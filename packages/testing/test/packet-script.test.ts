@@ -227,6 +227,19 @@ describe('PacketScript', () => {
     expect(() => new PacketScript<number>({ clock })).toThrow(TypeError);
   });
 
+  it('lets promise-based code answer while run() moves the clock', async () => {
+    const clock = new VirtualClock();
+    const script = new PacketScript<string>({
+      clock,
+      inject: (packet) => {
+        void Promise.resolve().then(() => clock.setTimer(3, () => script.capture(`re: ${packet}`)));
+      },
+    });
+    script.inject('ping');
+    await script.run(3);
+    script.expect('re: ping');
+  });
+
   it('compares nested arrays and bytes in partial objects', () => {
     const clock = new VirtualClock();
     const script = new PacketScript<{ options: number[]; data: Uint8Array }>({ clock, inject: () => {} });

@@ -68,6 +68,17 @@ describe('wiretap', () => {
     expect(readPcap(collector.bytes()).records.map((r) => r.data.length)).toEqual([61]);
   });
 
+  it('cuts recorded frames to snapLength and keeps their original length', () => {
+    const clock = new VirtualClock();
+    const [a] = createLinkPair(clock, createSeededRandom(1));
+    const collector = createPcapCollector();
+    const tap = createWiretap(a, { clock, sink: collector.sink, snapLength: 40 });
+    send(tap, new Uint8Array(100).fill(3));
+    const file = readPcap(collector.bytes());
+    expect(file.header.snapLength).toBe(40);
+    expect(file.records.map((r) => [r.data.length, r.originalLength])).toEqual([[40, 100]]);
+  });
+
   it('closes the tapped device', async () => {
     const clock = new VirtualClock();
     const [a] = createLinkPair(clock, createSeededRandom(1));
