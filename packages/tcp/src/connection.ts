@@ -47,6 +47,13 @@ export interface ConnectionHost {
   established(connection: Connection): void;
   /** The connection reached CLOSED: forget it. */
   closed(connection: Connection): void;
+  /** Hot counters, kept as plain fields. */
+  readonly traffic: { segmentsSent: number; segmentsReceived: number };
+  /** The clock's time, read once per event (segment, timer, API call) while one is being handled. */
+  now(): number;
+  /** Starts handling an event: `now()` is read once until the matching {@link leave}. */
+  enter(): void;
+  leave(): void;
 }
 
 /** What a connection knows of the listener that accepted it. */
@@ -70,6 +77,10 @@ const TIMESTAMP_OPTION_LENGTH = 12;
 const PAWS_IDLE_LIMIT = 24 * 24 * 60 * 60 * 1000;
 /** Duplicate ACKs that signal a loss (RFC 5681 §3.2). */
 const DUP_THRESHOLD = 3;
+/** Size of a receive block, bytes (at most the receive buffer). */
+const RECEIVE_BLOCK = 64 * 1024;
+/** A block with less room than this is let go after a read, so an idle connection keeps none. */
+const RECEIVE_BLOCK_MIN_ROOM = 16 * 1024;
 /** Smallest MSS a PMTU report can push us to (RFC 1191 §3: 68-byte MTU less headers, rounded as Linux does). */
 const MIN_PMTU_MSS = 88;
 
@@ -198,8 +209,17 @@ export class Connection implements TcpFlow {
   private finRequested = false;
   /** Sequence number our FIN occupies, once sent. */
   private finSeq: number | undefined;
+  /** Owned chunks for the application, in order, before the block's unread bytes. */
   private readonly receiveQueue: Uint8Array[] = [];
+  /** Bytes the application has not read (queue plus block). */
   private receiveQueued = 0;
+  /**
+   * In-order payload is copied into this block, and a read hands out the unread part as a
+   * subarray: one copy per byte from frame to application, no per-read concatenation.
+   */
+  private block: Uint8Array | undefined;
+  private blockStart = 0;
+  private blockEnd = 0;
   private reassembly: Reassembly | undefined;
   /** The peer's FIN was processed: reads end with null once the queue drains. */
   private peerFinished = false;
@@ -285,7 +305,14 @@ export class Connection implements TcpFlow {
     this.wantSack = config.sack;
     this.wantWindowScale = config.windowScaling;
     this.keepAliveIdle = config.keepAliveIdle;
-    this.onTimerBound = () => this.onTimer();
+    this.onTimerBound = () => {
+      host.enter();
+      try {
+        this.onTimer();
+      } finally {
+        host.leave();
+      }
+    };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -302,7 +329,7 @@ export class Connection implements TcpFlow {
     this.tsOffset = tsOffset;
     this.rcvWscale = this.wantWindowScale ? windowShiftFor(this.config.receiveBufferSize) : 0;
     this.setState('active-open');
-    this.connectDeadline = this.clock.now() + timeout;
+    this.connectDeadline = this.host.now() + timeout;
     const promise = new Promise<void>((resolve, reject) => {
       this.connectWaiter = { resolve, reject };
     });
@@ -398,12 +425,12 @@ export class Connection implements TcpFlow {
     this.transmit(this.iss, flags, 0, 0, true);
     if (seqGt(seqAdd(this.iss, 1), this.sndMax)) this.sndMax = seqAdd(this.iss, 1);
     this.sndNxt = this.sndMax;
-    this.rtoDeadline = this.clock.now() + this.rtt.rto;
+    this.rtoDeadline = this.host.now() + this.rtt.rto;
     this.schedule();
   }
 
   private onEstablished(): void {
-    this.cc = this.host.createCongestionControl(this.segmentSize, this.clock.now(), this.sackEnabled);
+    this.cc = this.host.createCongestionControl(this.segmentSize, this.host.now(), this.sackEnabled);
     if (this.synRetransmits > 0) this.rtt.startDataAfterSynRetransmit();
     this.connectDeadline = Infinity;
     this.resetKeepAlive();
@@ -429,7 +456,7 @@ export class Connection implements TcpFlow {
     if (!isSynchronized(this.state)) return;
     const flags = segment.flags;
     const isRst = (flags & TcpFlag.rst) !== 0;
-    const now = this.clock.now();
+    const now = this.host.now();
 
     // RFC 7323 §5.3 R1: PAWS, before the sequence number check.
     if (this.tsEnabled && !isRst) {
@@ -613,7 +640,7 @@ export class Connection implements TcpFlow {
       this.sndWl1 = segment.seq;
       this.sndWl2 = segment.ack;
       this.rtoDeadline = Infinity;
-      if (!this.tsEnabled && this.synRetransmits === 0) this.rtt.sample(this.clock.now() - this.lastSendTime, 'new-data');
+      if (!this.tsEnabled && this.synRetransmits === 0) this.rtt.sample(this.host.now() - this.lastSendTime, 'new-data');
       this.setState('rcv-syn-ack');
       this.onEstablished();
       this.ackNow = true;
@@ -812,7 +839,7 @@ export class Connection implements TcpFlow {
     this.setState('rcv-ack-of-fin');
     if (this.state === 'FIN-WAIT-2' && this.discardInput) {
       // An orphaned connection waits for the peer's FIN only so long (Linux's tcp_fin_timeout).
-      this.lingerDeadline = this.clock.now() + this.config.finWait2Timeout;
+      this.lingerDeadline = this.host.now() + this.config.finWait2Timeout;
     }
     if (this.state === 'TIME-WAIT') this.enterTimeWait();
     else if (this.state === 'CLOSED') this.finish(undefined);
@@ -853,23 +880,75 @@ export class Connection implements TcpFlow {
       if (++this.fullSegmentsUnacked >= 2) this.ackNow = true;
     }
     if (!this.ackNow && this.delayedAckDeadline === Infinity) {
-      this.delayedAckDeadline = this.clock.now() + this.config.delayedAckTimeout;
+      this.delayedAckDeadline = this.host.now() + this.config.delayedAckTimeout;
       this.schedule();
     }
   }
 
-  /** Queues in-order bytes for the application (copied: `payload` is a view of the frame). */
+  /**
+   * Queues in-order bytes for the application. `payload` is a view of the frame (copied) when
+   * `copy`, or an owned piece from reassembly.
+   */
   private deliver(payload: Uint8Array, copy: boolean): void {
-    this.bytesReceived += payload.length;
+    const length = payload.length;
+    this.bytesReceived += length;
     if (this.discardInput) return;
-    const chunk = copy ? payload.slice() : payload;
     const readers = this.readers;
     if (readers !== undefined && readers.length > 0 && this.receiveQueued === 0) {
-      (readers.shift() as PendingRead).resolve(chunk);
+      (readers.shift() as PendingRead).resolve(copy ? payload.slice() : payload);
       return;
     }
-    this.receiveQueue.push(chunk);
-    this.receiveQueued += chunk.length;
+    this.receiveQueued += length;
+    if (!copy) {
+      this.flushBlock();
+      this.receiveQueue.push(payload);
+      return;
+    }
+    let block = this.block;
+    if (block === undefined || block.length - this.blockEnd < length) {
+      this.flushBlock();
+      block = new Uint8Array(Math.max(length, Math.min(RECEIVE_BLOCK, this.config.receiveBufferSize)));
+      this.block = block;
+      this.blockStart = 0;
+      this.blockEnd = 0;
+    }
+    block.set(payload, this.blockEnd);
+    this.blockEnd += length;
+  }
+
+  /** Moves the block's unread bytes to the queue (to keep order before an owned piece). */
+  private flushBlock(): void {
+    const block = this.block;
+    if (block !== undefined && this.blockEnd > this.blockStart) {
+      this.receiveQueue.push(block.subarray(this.blockStart, this.blockEnd));
+      this.blockStart = this.blockEnd;
+    }
+  }
+
+  /** Takes the oldest unread chunk (all of the block's unread bytes when nothing is queued before them). */
+  private takeReceived(): Uint8Array {
+    let chunk: Uint8Array;
+    const queue = this.receiveQueue;
+    if (queue.length === 0) {
+      chunk = (this.block as Uint8Array).subarray(this.blockStart, this.blockEnd);
+      this.blockStart = this.blockEnd;
+    } else {
+      chunk = queue.shift() as Uint8Array;
+    }
+    this.receiveQueued -= chunk.length;
+    const block = this.block;
+    if (block !== undefined && this.blockStart === this.blockEnd && block.length - this.blockEnd < RECEIVE_BLOCK_MIN_ROOM) {
+      this.block = undefined;
+    }
+    return chunk;
+  }
+
+  private clearReceived(): void {
+    this.receiveQueue.length = 0;
+    this.receiveQueued = 0;
+    this.block = undefined;
+    this.blockStart = 0;
+    this.blockEnd = 0;
   }
 
   /** Eighth step: the peer's FIN at `finSeq`. */
@@ -958,7 +1037,7 @@ export class Connection implements TcpFlow {
     const cc = this.cc as CongestionControl;
     const mss = this.segmentSize;
     let sent = false;
-    const now = this.clock.now();
+    const now = this.host.now();
     if (this.inRecovery && this.scoreboard !== undefined && this.scoreboard.inRecovery) return this.sendInSackRecovery(cc, mss, now);
     if (this.sndMax === this.sndUna && now - this.lastSendTime > this.rtt.rto && this.bytesSent > 0) {
       // RFC 5681 §4.1: restart from the restart window after an idle period.
@@ -1061,7 +1140,7 @@ export class Connection implements TcpFlow {
   /** Data waits but nothing is in flight to bring an ACK: probe the window (RFC 9293 §3.8.6.1). */
   private armPersistIfStalled(unsent: number): void {
     if (unsent > 0 && this.sndMax === this.sndUna && this.persistDeadline === Infinity) {
-      this.persistDeadline = this.clock.now() + this.persistInterval();
+      this.persistDeadline = this.host.now() + this.persistInterval();
     }
   }
 
@@ -1185,8 +1264,8 @@ export class Connection implements TcpFlow {
       this.fullSegmentsUnacked = 0;
       this.delayedAckDeadline = Infinity;
     }
-    this.lastSendTime = this.clock.now();
-    this.host.counters.add('segments-sent');
+    this.lastSendTime = this.host.now();
+    this.host.traffic.segmentsSent++;
     if (!ip.write(this.remoteAddress, TCP_PROTOCOL, size, fillSegment)) this.host.counters.add('ip-write-failed');
     txRing = undefined;
     return dataLength;
@@ -1194,12 +1273,12 @@ export class Connection implements TcpFlow {
 
   /** Our timestamp clock: milliseconds plus the per-connection offset (RFC 7323 §5.4). */
   private tsNow(): number {
-    return (Math.floor(this.clock.now()) + this.tsOffset) >>> 0;
+    return (Math.floor(this.host.now()) + this.tsOffset) >>> 0;
   }
 
   private updateTsRecent(tsVal: number): void {
     this.tsRecent = tsVal;
-    this.tsRecentAt = this.clock.now();
+    this.tsRecentAt = this.host.now();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1226,13 +1305,13 @@ export class Connection implements TcpFlow {
     if (this.timer !== undefined && this.timerAt <= next) return;
     if (this.timer !== undefined) this.timer.cancel();
     this.timerAt = next;
-    this.timer = this.clock.setTimer(next - this.clock.now(), this.onTimerBound);
+    this.timer = this.clock.setTimer(next - this.host.now(), this.onTimerBound);
   }
 
   private onTimer(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = this.clock.now();
+    const now = this.host.now();
     if (this.lingerDeadline <= now) {
       this.lingerDeadline = Infinity;
       // TIME-WAIT's 2·MSL, or an orphaned FIN-WAIT-2, is over.
@@ -1319,12 +1398,12 @@ export class Connection implements TcpFlow {
       this.bytesSent += length;
       this.sndNxt = seqAdd(seq, length);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      this.rtoDeadline = this.clock.now() + this.rtt.rto;
+      this.rtoDeadline = this.host.now() + this.rtt.rto;
       return;
     }
     this.transmit(seqAdd(this.sndUna, -1 >>> 0), TcpFlag.ack, 0, 0, false);
     this.persistBackoff = Math.min(this.persistBackoff + 1, 16);
-    this.persistDeadline = this.clock.now() + this.persistInterval();
+    this.persistDeadline = this.host.now() + this.persistInterval();
   }
 
   /** RFC 1122 4.2.3.6: a probe with SEG.SEQ = SND.NXT-1 draws an ACK from a live peer. */
@@ -1343,14 +1422,14 @@ export class Connection implements TcpFlow {
 
   private resetKeepAlive(): void {
     this.keepAliveProbesSent = 0;
-    this.keepAliveDeadline = this.keepAlive ? this.clock.now() + this.keepAliveIdle : Infinity;
+    this.keepAliveDeadline = this.keepAlive ? this.host.now() + this.keepAliveIdle : Infinity;
   }
 
   private enterTimeWait(): void {
     this.rtoDeadline = Infinity;
     this.persistDeadline = Infinity;
     this.keepAliveDeadline = Infinity;
-    this.lingerDeadline = this.clock.now() + 2 * this.config.msl;
+    this.lingerDeadline = this.host.now() + 2 * this.config.msl;
     this.releaseBuffers();
     this.settleClose();
     this.schedule();
@@ -1388,8 +1467,7 @@ export class Connection implements TcpFlow {
     this.connectWaiter = undefined;
     if (connect !== undefined) connect.reject(error ?? new ClosedError('connection closed before it was established'));
     if (error !== undefined) {
-      this.receiveQueue.length = 0;
-      this.receiveQueued = 0;
+      this.clearReceived();
       const readers = this.readers;
       this.readers = undefined;
       if (readers !== undefined) for (const reader of readers) reader.reject(error);
@@ -1499,10 +1577,7 @@ export class Connection implements TcpFlow {
 
   read(): Promise<Uint8Array | null> {
     if (this.receiveQueued > 0) {
-      const queue = this.receiveQueue;
-      const chunk = queue.length === 1 ? (queue[0] as Uint8Array) : concatBytes(queue);
-      queue.length = 0;
-      this.receiveQueued = 0;
+      const chunk = this.takeReceived();
       this.windowOpened();
       return Promise.resolve(chunk);
     }
@@ -1558,7 +1633,13 @@ export class Connection implements TcpFlow {
   }
 
   private afterAppend(): void {
-    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.output();
+    if (this.state !== 'ESTABLISHED' && this.state !== 'CLOSE-WAIT') return;
+    this.host.enter();
+    try {
+      this.output();
+    } finally {
+      this.host.leave();
+    }
   }
 
   /** ACKs made room in the send ring: move pending writes in, resolve those that fit. */
@@ -1595,13 +1676,12 @@ export class Connection implements TcpFlow {
       (this.closeWaiters ??= []).push({ resolve, reject });
     });
     this.discardInput = true;
-    this.receiveQueue.length = 0;
-    this.receiveQueued = 0;
+    this.clearReceived();
     this.wakeReaders();
     if (this.shutdownWaiters === undefined) this.shutdownWaiters = [];
     this.requestFin();
     if (this.state === 'FIN-WAIT-2' && this.lingerDeadline === Infinity) {
-      this.lingerDeadline = this.clock.now() + this.config.finWait2Timeout;
+      this.lingerDeadline = this.host.now() + this.config.finWait2Timeout;
       this.schedule();
     }
     return promise;

@@ -156,11 +156,25 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     if (ports.size === 0) table.delete(connection.localPort);
   };
 
+  // The time of the event being handled, read once per event: clock reads cost.
+  let nowCache = 0;
+  let depth = 0;
+  const enter = (): void => {
+    if (depth++ === 0) nowCache = clock.now();
+  };
+  const leave = (): void => {
+    depth--;
+  };
+
   const host: ConnectionHost = {
     config: resolved,
     clock,
     ip,
     counters,
+    traffic: { segmentsSent: 0, segmentsReceived: 0 },
+    now: () => (depth > 0 ? nowCache : clock.now()),
+    enter,
+    leave,
     createCongestionControl(mss: number, now: number, sack: boolean): CongestionControl {
       const choice = resolved.congestionControl;
       if (choice === 'newreno') return createNewReno({ mss, now, sack });
@@ -237,7 +251,7 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
   const sendReply = (source: Ipv4Address, destination: Ipv4Address): void => {
     replySource = source;
     replyDestination = destination;
-    counters.add('segments-sent');
+    host.traffic.segmentsSent++;
     if (!ip.write(destination, TCP_PROTOCOL, TCP_HEADER_LENGTH + tcpOptionsLength(reply), fillReply, { source })) {
       counters.add('ip-write-failed');
     }
@@ -398,8 +412,8 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
 
   const context: Mutable<TcpChecksumContext> = { source: 0 as Ipv4Address, destination: 0 as Ipv4Address };
 
-  ip.register(TCP_PROTOCOL, (payload: Uint8Array, info: IpReceiveInfo) => {
-    counters.add('segments-received');
+  const input = (payload: Uint8Array, info: IpReceiveInfo): void => {
+    host.traffic.segmentsReceived++;
     if (info.broadcast) {
       // RFC 1122 4.2.3.10: TCP never talks to broadcast or multicast addresses.
       counters.add('broadcast');
@@ -439,6 +453,15 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
       return;
     }
     connection.receive(segment);
+  };
+
+  ip.register(TCP_PROTOCOL, (payload: Uint8Array, info: IpReceiveInfo) => {
+    enter();
+    try {
+      input(payload, info);
+    } finally {
+      leave();
+    }
   });
 
   ip.onIcmpError(TCP_PROTOCOL, (error: IcmpErrorInfo) => {
@@ -503,7 +526,13 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     },
 
     stats(): Counters {
-      return { ...counters.snapshot(), connections: connectionCount, listeners: listeners.size };
+      return {
+        ...counters.snapshot(),
+        'segments-received': host.traffic.segmentsReceived,
+        'segments-sent': host.traffic.segmentsSent,
+        connections: connectionCount,
+        listeners: listeners.size,
+      };
     },
   };
 }

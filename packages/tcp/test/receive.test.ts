@@ -59,7 +59,39 @@ describe('acknowledgments (RFC 1122 4.2.3.2, RFC 5681 §4.2)', () => {
     s.inject({ flags: '.', seq: irs + 201, ack: iss + 1, payload: bytes.subarray(200) });
     s.inject({ flags: '.', seq: irs + 101, ack: iss + 1, payload: bytes.subarray(100, 200) });
     s.inject({ flags: '.', seq: irs + 1, ack: iss + 1, payload: bytes.subarray(0, 150) });
-    expect(await flow.read()).toEqual(bytes);
+    const chunks: number[] = [];
+    while (chunks.length < bytes.length) chunks.push(...((await flow.read()) as Uint8Array));
+    expect(chunks).toEqual(Array.from(bytes));
+  });
+
+  it('hands every byte to reads in order across receive blocks, whenever the application reads', async () => {
+    const { s, irs, iss, flow } = await setup({ receiveBufferSize: 300_000 });
+    const total = 250_000;
+    const source = new Uint8Array(total).map((_, i) => (i * 31) >>> 3);
+    const got: Uint8Array[] = [];
+    let at = 0;
+    let segment = 0;
+    while (at < total) {
+      const length = Math.min(1460, total - at);
+      s.inject({ flags: '.', seq: irs + 1 + at, ack: iss + 1, payload: source.subarray(at, at + length) });
+      at += length;
+      // Read at irregular moments, so blocks fill past their end between reads.
+      if (++segment % (1 + (segment % 53)) === 0) got.push((await flow.read()) as Uint8Array);
+    }
+    let have = got.reduce((n, chunk) => n + chunk.length, 0);
+    while (have < total) {
+      const chunk = (await flow.read()) as Uint8Array;
+      expect(chunk.length).toBeGreaterThan(0);
+      got.push(chunk);
+      have += chunk.length;
+    }
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of got) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+    expect(joined).toEqual(source);
   });
 
   it('counts and drops out-of-order data past its limit', async () => {

@@ -62,6 +62,8 @@ export interface MemoryIpPair {
   setLink(direction: 'aToB' | 'bToA', model: LinkModel): void;
 }
 
+const SLAB_SIZE = 1 << 20;
+
 export const ADDRESS_A = 0x0a000001 as Ipv4Address;
 export const ADDRESS_B = 0x0a000002 as Ipv4Address;
 
@@ -74,6 +76,19 @@ export function createMemoryIpPair(options: MemoryIpPairOptions): MemoryIpPair {
   let inFlight = 0;
   const microQueue: { target: Endpoint; payload: Uint8Array; source: Ipv4Address }[] = [];
   let draining = false;
+  // Datagrams are carved from slabs: a buffer per datagram would measure the allocator, not TCP.
+  let slab = new Uint8Array(SLAB_SIZE);
+  let slabUsed = 0;
+  const allocate = (size: number): Uint8Array => {
+    if (size > SLAB_SIZE) return new Uint8Array(size);
+    if (slabUsed + size > SLAB_SIZE) {
+      slab = new Uint8Array(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const buffer = slab.subarray(slabUsed, slabUsed + size);
+    slabUsed += (size + 7) & ~7;
+    return buffer;
+  };
 
   const drain = (): void => {
     draining = false;
@@ -116,7 +131,7 @@ export function createMemoryIpPair(options: MemoryIpPairOptions): MemoryIpPair {
       return this.counters.snapshot();
     }
     write(destination: Ipv4Address, _protocol: number, size: number, fill: Fill, _options?: IpWriteOptions): boolean {
-      const buffer = new Uint8Array(size);
+      const buffer = allocate(size);
       const length = fill(buffer);
       const payload = length === size ? buffer : buffer.subarray(0, length);
       this.sent++;
