@@ -75,11 +75,6 @@ export class SendRing {
     this.length = 0;
   }
 
-  /** Bytes currently allocated. */
-  get allocated(): number {
-    return this.ring?.length ?? 0;
-  }
-
   private reserve(needed: number): void {
     const ring = this.ring;
     if (ring !== undefined && ring.length >= needed) return;

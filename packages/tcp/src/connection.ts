@@ -453,7 +453,10 @@ export class Connection implements TcpFlow {
       this.output();
       return;
     }
-    if (!isSynchronized(this.state)) return;
+    if (!isSynchronized(this.state)) {
+      counters.add('not-synchronized');
+      return;
+    }
     const flags = segment.flags;
     const isRst = (flags & TcpFlag.rst) !== 0;
     const now = this.host.now();
@@ -630,7 +633,10 @@ export class Connection implements TcpFlow {
       }
       return;
     }
-    if ((flags & TcpFlag.syn) === 0) return;
+    if ((flags & TcpFlag.syn) === 0) {
+      counters.add('syn-sent-no-syn');
+      return;
+    }
     this.receiveSynOptions(segment);
     if (this.tsEnabled && segment.tsEcr !== undefined && hasAck && this.synRetransmits === 0) {
       this.rtt.sample(this.tsNow() - segment.tsEcr, 'timestamp');
@@ -847,8 +853,12 @@ export class Connection implements TcpFlow {
 
   /** Seventh step: in-window data, in order or not. */
   private receiveText(seq: number, payload: Uint8Array): void {
-    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') return;
     const counters = this.host.counters;
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN-WAIT-1' && this.state !== 'FIN-WAIT-2') {
+      // RFC 9293 §3.10.7.4 seventh step: text after the peer's FIN is ignored.
+      counters.add('data-after-fin');
+      return;
+    }
     if (payload.length > this.rcvMss) this.rcvMss = Math.min(payload.length, this.advertisedMss);
     if (seq !== this.rcvNxt) {
       // Out of order: keep it and acknowledge at once (RFC 5681 §4.2) so SACK and fast retransmit work.

@@ -178,4 +178,17 @@ describe('opening (RFC 9293 §3.5)', () => {
     const ports = s.pending.map((segment) => segment.sourcePort);
     expect(new Set(ports).size).toBe(3);
   });
+
+  it('fails connect with AddressInUse once the ephemeral range is used up (RFC 6056)', async () => {
+    const s = createScript({ config: { ephemeralPortMin: 50_000, ephemeralPortMax: 50_001 } });
+    void s.tcp.connect(REMOTE, 40_000);
+    void s.tcp.connect(REMOTE, 40_000);
+    await expect(s.tcp.connect(REMOTE, 40_000)).rejects.toThrow(/no free ephemeral port/);
+    // Another destination port is another 4-tuple: the same local ports serve it.
+    void s.tcp.connect(REMOTE, 40_001);
+    const ports = s.pending.map((segment) => segment.sourcePort);
+    expect(ports).toHaveLength(3);
+    expect(new Set(ports.slice(0, 2))).toEqual(new Set([50_000, 50_001]));
+    expect([50_000, 50_001]).toContain(ports[2]);
+  });
 });
