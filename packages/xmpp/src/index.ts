@@ -1,0 +1,1 @@
+export { XML_NS, XML_LIMIT_DEFAULTS, XmlError, XmlStreamParser, type XmlContext, type XmlElement, type XmlEvent, type XmlLimits, child, children, el, escapeAttr, escapeText, serialize, text } from './xml.js';

@@ -1,0 +1,505 @@
+/**
+ * XMPP's restricted XML (RFC 6120 §11): a streaming, namespace-aware parser that accepts only
+ * what a peer may send (no DTD, comments, processing instructions or entities beyond the five
+ * predefined ones and character references), with limits on everything a peer controls, and a
+ * serializer that escapes correctly.
+ */
+import { DecodeError } from '@morgana/core';
+
+/** Namespace of the `xml:` prefix, bound in every document (Namespaces in XML §3). */
+export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+
+/** An element: local name, namespace, attributes and children (elements and text). */
+export interface XmlElement {
+  readonly name: string;
+  readonly ns: string;
+  /**
+   * Attributes by name: unprefixed ones by local name, `xml:lang` as `xml:lang`, and any other
+   * namespaced attribute in Clark notation, `{namespace}local`.
+   */
+  readonly attrs: Record<string, string>;
+  readonly children: (XmlElement | string)[];
+}
+
+/** What the parser reports, in stream order. */
+export type XmlEvent =
+  | { readonly type: 'stream-open'; readonly element: XmlElement }
+  | { readonly type: 'stanza'; readonly element: XmlElement }
+  | { readonly type: 'stream-close' };
+
+/** Limits on what a peer can make the parser hold. */
+export interface XmlLimits {
+  /** Element nesting, counting the stream element as 1; default 32. */
+  readonly maxDepth: number;
+  /** Attributes on one element (namespace declarations included); default 64. */
+  readonly maxAttributes: number;
+  /** Characters in one attribute value; default 16 384. */
+  readonly maxAttributeSize: number;
+  /** Characters in one text node; default 262 144. */
+  readonly maxTextSize: number;
+  /** Characters in an element or attribute name; default 256. */
+  readonly maxNameSize: number;
+  /** Characters (UTF-16 units) in one stanza, markup included; default 262 144. */
+  readonly maxStanzaSize: number;
+}
+
+/** Defaults of {@link XmlLimits}; the stanza limit matches common servers' c2s limit. */
+export const XML_LIMIT_DEFAULTS: XmlLimits = {
+  maxDepth: 32,
+  maxAttributes: 64,
+  maxAttributeSize: 16_384,
+  maxTextSize: 262_144,
+  maxNameSize: 256,
+  maxStanzaSize: 262_144,
+};
+
+/** Bad or forbidden XML from a peer; `reason` names what and maps onto an XMPP stream error. */
+export class XmlError extends DecodeError {
+  constructor(reason: string, message: string) {
+    super(reason, message);
+  }
+}
+
+const enum State {
+  Text,
+  TagOpen,
+  StartName,
+  InTag,
+  AttrName,
+  AfterAttrName,
+  BeforeAttrValue,
+  AttrValue,
+  SelfClose,
+  EndName,
+  AfterEndName,
+  XmlDecl,
+  XmlDeclEnd,
+}
+
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/** Longest reference we buffer: `&#x10FFFF;` is 10 characters. */
+const MAX_REFERENCE = 10;
+
+interface OpenElement {
+  readonly qname: string;
+  readonly element: XmlElement;
+  readonly scope: Map<string, string>;
+}
+
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0xc0;
+}
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0xb7;
+}
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+/** XML 1.0 `Char`: no C0 controls but tab, LF, CR; no U+FFFE/U+FFFF (surrogates pass in pairs). */
+function isXmlChar(c: number): boolean {
+  return c >= 0x20 ? c !== 0xfffe && c !== 0xffff : c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * The streaming parser. Feed it bytes as they arrive, in chunks of any size; it returns the
+ * events each chunk completes and throws {@link XmlError} on the first violation.
+ */
+export class XmlStreamParser {
+  private readonly limits: XmlLimits;
+  private decoder = new TextDecoder('utf-8', { fatal: true });
+  private state = State.Text;
+  private stack: OpenElement[] = [];
+  private name = '';
+  private attrName = '';
+  private attrValue = '';
+  private quote = 0;
+  private rawAttrs: [string, string][] = [];
+  private text = '';
+  private reference: string | undefined;
+  private declText = '';
+  private stanzaSize = 0;
+  private closed = false;
+  private events: XmlEvent[] = [];
+
+  constructor(limits: Partial<XmlLimits> = {}) {
+    this.limits = { ...XML_LIMIT_DEFAULTS, ...limits };
+  }
+
+  /** Forgets everything, for a stream restart after STARTTLS or SASL (RFC 6120 §4.3.3). */
+  reset(): void {
+    this.decoder = new TextDecoder('utf-8', { fatal: true });
+    this.state = State.Text;
+    this.stack = [];
+    this.text = '';
+    this.reference = undefined;
+    this.stanzaSize = 0;
+    this.declText = '';
+    this.closed = false;
+  }
+
+  /** Parses the next chunk of the stream. */
+  push(bytes: Uint8Array): XmlEvent[] {
+    let chunk: string;
+    try {
+      chunk = this.decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new XmlError('invalid-utf8', 'the stream is not valid UTF-8');
+    }
+    return this.pushText(chunk);
+  }
+
+  /** Parses already-decoded text (tests and benchmarks). */
+  pushText(chunk: string): XmlEvent[] {
+    this.events = [];
+    for (let i = 0; i < chunk.length; i++) this.step(chunk.charCodeAt(i), chunk[i]);
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
+
+  private fail(reason: string, message: string): never {
+    throw new XmlError(reason, message);
+  }
+
+  private step(c: number, ch: string): void {
+    if (this.closed) this.fail('after-close', 'data after the end of the stream');
+    if (!isXmlChar(c)) this.fail('invalid-char', `character U+${c.toString(16)} is not allowed in XML`);
+    if (this.stack.length > 1 || this.state !== State.Text) {
+      if (++this.stanzaSize > this.limits.maxStanzaSize) this.fail('stanza-size', `a stanza exceeds ${this.limits.maxStanzaSize} characters (maxStanzaSize)`);
+    }
+    switch (this.state) {
+      case State.Text:
+        if (c === 0x3c) {
+          this.flushText();
+          this.state = State.TagOpen;
+          if (this.stack.length === 1) this.stanzaSize = 1;
+        } else if (this.reference !== undefined || c === 0x26) this.referenceChar(ch, false);
+        else this.addText(ch);
+        return;
+      case State.TagOpen:
+        if (c === 0x2f) {
+          this.name = '';
+          this.state = State.EndName;
+        } else if (c === 0x3f) {
+          if (this.stack.length > 0 || this.declText === 'done') this.fail('processing-instruction', 'processing instructions are not allowed (RFC 6120 §11.1)');
+          this.declText = '';
+          this.state = State.XmlDecl;
+        } else if (c === 0x21) {
+          this.fail('doctype', 'comments, CDATA sections and DTDs are not allowed (RFC 6120 §11.1)');
+        } else if (isNameStart(c)) {
+          this.name = ch;
+          this.rawAttrs = [];
+          this.state = State.StartName;
+        } else this.fail('malformed', `unexpected '${ch}' after '<'`);
+        return;
+      case State.StartName:
+        if (isNameChar(c)) this.addName(ch);
+        else this.inTag(c, ch);
+        return;
+      case State.InTag:
+        this.inTag(c, ch);
+        return;
+      case State.AttrName:
+        if (isNameChar(c)) {
+          this.attrName += ch;
+          if (this.attrName.length > this.limits.maxNameSize) this.fail('name-size', 'attribute name too long (maxNameSize)');
+        } else if (c === 0x3d) this.state = State.BeforeAttrValue;
+        else if (isSpace(c)) this.state = State.AfterAttrName;
+        else this.fail('malformed', `unexpected '${ch}' in attribute name`);
+        return;
+      case State.AfterAttrName:
+        if (c === 0x3d) this.state = State.BeforeAttrValue;
+        else if (!isSpace(c)) this.fail('malformed', "expected '=' after an attribute name");
+        return;
+      case State.BeforeAttrValue:
+        if (c === 0x22 || c === 0x27) {
+          this.quote = c;
+          this.attrValue = '';
+          this.state = State.AttrValue;
+        } else if (!isSpace(c)) this.fail('malformed', 'attribute values must be quoted');
+        return;
+      case State.AttrValue:
+        if (this.reference !== undefined || c === 0x26) this.referenceChar(ch, true);
+        else if (c === this.quote) {
+          if (this.rawAttrs.length >= this.limits.maxAttributes) this.fail('attribute-count', `more than ${this.limits.maxAttributes} attributes (maxAttributes)`);
+          this.rawAttrs.push([this.attrName, this.attrValue]);
+          this.state = State.InTag;
+        } else if (c === 0x3c) this.fail('malformed', "'<' in an attribute value");
+        else this.addAttrValue(ch);
+        return;
+      case State.SelfClose:
+        if (c !== 0x3e) this.fail('malformed', "expected '>' after '/'");
+        this.openTag(true);
+        return;
+      case State.EndName:
+        if (isNameChar(c) && (this.name.length > 0 || isNameStart(c))) this.addName(ch);
+        else if (c === 0x3e && this.name.length > 0) this.closeTag();
+        else if (isSpace(c) && this.name.length > 0) this.state = State.AfterEndName;
+        else this.fail('malformed', `unexpected '${ch}' in an end tag`);
+        return;
+      case State.AfterEndName:
+        if (c === 0x3e) this.closeTag();
+        else if (!isSpace(c)) this.fail('malformed', `unexpected '${ch}' in an end tag`);
+        return;
+      case State.XmlDecl:
+        if (c === 0x3f) this.state = State.XmlDeclEnd;
+        else this.addDecl(ch);
+        return;
+      case State.XmlDeclEnd:
+        if (c === 0x3e) this.endDecl();
+        else {
+          this.addDecl('?' + ch);
+          if (c !== 0x3f) this.state = State.XmlDecl;
+        }
+        return;
+    }
+  }
+
+  private addName(ch: string): void {
+    this.name += ch;
+    if (this.name.length > this.limits.maxNameSize) this.fail('name-size', 'element name too long (maxNameSize)');
+  }
+
+  private addDecl(text: string): void {
+    this.declText += text;
+    if (this.declText.length > this.limits.maxNameSize) this.fail('malformed', 'XML declaration too long');
+  }
+
+  // Only the XML declaration itself (`<?xml ...?>`) is allowed, and only before the stream
+  // header: any other processing instruction is refused (RFC 6120 §11.1).
+  private endDecl(): void {
+    if (!/^xml(\s|$)/.test(this.declText)) this.fail('processing-instruction', 'processing instructions are not allowed (RFC 6120 §11.1)');
+    this.declText = 'done';
+    this.state = State.Text;
+  }
+
+  private inTag(c: number, ch: string): void {
+    if (isSpace(c)) this.state = State.InTag;
+    else if (c === 0x3e) this.openTag(false);
+    else if (c === 0x2f) this.state = State.SelfClose;
+    else if (this.state === State.InTag && isNameStart(c)) {
+      this.attrName = ch;
+      this.state = State.AttrName;
+    } else this.fail('malformed', `unexpected '${ch}' in a start tag`);
+  }
+
+  private addText(ch: string): void {
+    if (this.stack.length === 0 || this.stack.length === 1) {
+      // Between stanzas only whitespace may appear (keepalives, RFC 6120 §4.6.1).
+      if (!isSpace(ch.charCodeAt(0))) this.fail('malformed', 'text outside a stanza');
+      return;
+    }
+    this.text += ch;
+    if (this.text.length > this.limits.maxTextSize) this.fail('text-size', `a text node exceeds ${this.limits.maxTextSize} characters (maxTextSize)`);
+  }
+
+  private addAttrValue(ch: string): void {
+    this.attrValue += ch;
+    if (this.attrValue.length > this.limits.maxAttributeSize) this.fail('attribute-size', `an attribute value exceeds ${this.limits.maxAttributeSize} characters (maxAttributeSize)`);
+  }
+
+  private referenceChar(ch: string, inAttr: boolean): void {
+    if (this.reference === undefined) {
+      this.reference = '';
+      return;
+    }
+    if (ch !== ';') {
+      this.reference += ch;
+      if (this.reference.length > MAX_REFERENCE) this.fail('entity', 'unterminated or unknown entity reference');
+      return;
+    }
+    const ref = this.reference;
+    this.reference = undefined;
+    let value = PREDEFINED[ref];
+    if (value === undefined) {
+      const code = /^#x[0-9a-fA-F]+$/.test(ref) ? parseInt(ref.slice(2), 16) : /^#[0-9]+$/.test(ref) ? parseInt(ref.slice(1), 10) : -1;
+      if (code < 0) this.fail('entity', `entity '&${ref};' is not allowed: only the five predefined entities and character references (RFC 6120 §11.1)`);
+      if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff) || !isXmlChar(code)) this.fail('invalid-char', `character reference &${ref}; names no XML character`);
+      value = String.fromCodePoint(code);
+    }
+    if (inAttr) for (const part of value) this.addAttrValue(part);
+    else for (const part of value) this.addText(part);
+  }
+
+  private flushText(): void {
+    if (this.reference !== undefined) this.fail('entity', 'unterminated entity reference');
+    if (this.text.length > 0) {
+      this.stack[this.stack.length - 1].element.children.push(this.text);
+      this.text = '';
+    }
+  }
+
+  private openTag(selfClosing: boolean): void {
+    const parent = this.stack[this.stack.length - 1];
+    if (this.stack.length >= this.limits.maxDepth) this.fail('depth', `elements nest deeper than ${this.limits.maxDepth} (maxDepth)`);
+    let scope = parent?.scope;
+    if (scope === undefined) scope = new Map([['xml', XML_NS]]);
+    let copied = false;
+    for (const [key, value] of this.rawAttrs) {
+      if (key === 'xmlns' || key.startsWith('xmlns:')) {
+        if (!copied) {
+          scope = new Map(scope);
+          copied = true;
+        }
+        const prefix = key === 'xmlns' ? '' : key.slice(6);
+        if (prefix === 'xml' || prefix === 'xmlns' || (prefix !== '' && value === '')) this.fail('malformed', `invalid namespace declaration ${key}`);
+        scope.set(prefix, value);
+      }
+    }
+    const [prefix, local] = this.splitName(this.name);
+    const ns = scope.get(prefix);
+    if (ns === undefined) this.fail('unbound-prefix', `prefix '${prefix}' is not declared`);
+    const attrs: Record<string, string> = {};
+    for (const [key, value] of this.rawAttrs) {
+      if (key === 'xmlns' || key.startsWith('xmlns:')) continue;
+      const [attrPrefix, attrLocal] = this.splitName(key);
+      let resolved = attrLocal;
+      if (attrPrefix === 'xml') resolved = `xml:${attrLocal}`;
+      else if (attrPrefix !== '') {
+        const attrNs = scope.get(attrPrefix);
+        if (attrNs === undefined || attrNs === '') this.fail('unbound-prefix', `prefix '${attrPrefix}' is not declared`);
+        resolved = `{${attrNs}}${attrLocal}`;
+      }
+      if (Object.prototype.hasOwnProperty.call(attrs, resolved)) this.fail('duplicate-attribute', `attribute ${key} appears twice`);
+      attrs[resolved] = value;
+    }
+    const element: XmlElement = { name: local, ns, attrs, children: [] };
+    if (parent === undefined) {
+      if (selfClosing) this.fail('malformed', 'the stream header closes itself');
+      this.stack.push({ qname: this.name, element, scope });
+      this.events.push({ type: 'stream-open', element });
+    } else if (selfClosing) {
+      this.finish(parent, element);
+    } else {
+      this.stack.push({ qname: this.name, element, scope });
+    }
+    this.state = State.Text;
+  }
+
+  private splitName(qname: string): [string, string] {
+    const colon = qname.indexOf(':');
+    if (colon < 0) return ['', qname];
+    const local = qname.slice(colon + 1);
+    if (colon === 0 || local.length === 0 || local.includes(':')) this.fail('malformed', `'${qname}' is not a valid qualified name`);
+    return [qname.slice(0, colon), local];
+  }
+
+  private finish(parent: OpenElement, element: XmlElement): void {
+    if (this.stack.length === 1) {
+      this.events.push({ type: 'stanza', element });
+      this.stanzaSize = 0;
+    } else parent.element.children.push(element);
+  }
+
+  private closeTag(): void {
+    const open = this.stack.pop();
+    if (open === undefined || open.qname !== this.name) this.fail('mismatched-tag', `end tag </${this.name}> does not match the open element`);
+    this.state = State.Text;
+    if (this.stack.length === 0) {
+      this.closed = true;
+      this.events.push({ type: 'stream-close' });
+    } else this.finish(this.stack[this.stack.length - 1], open.element);
+  }
+}
+
+/** Escapes text content: `&`, `<` and `>` (the last so `]]>` never appears). */
+export function escapeText(text: string): string {
+  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+}
+
+/** Escapes an attribute value for either quote style; tab, CR, LF as references so they survive normalization. */
+export function escapeAttr(text: string): string {
+  return text.replace(/[&<>"'\t\n\r]/g, (c) => ATTR_ESCAPES[c]);
+}
+
+const ATTR_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
+/** Serialization context: the default namespace in effect and prefixes declared by ancestors. */
+export interface XmlContext {
+  readonly defaultNs: string;
+  readonly prefixes?: ReadonlyMap<string, string>;
+}
+
+/**
+ * Serializes an element. `context` says what the stream header already declared, so a stanza
+ * in `jabber:client` carries no `xmlns`, and `stream:features` keeps its prefix.
+ */
+export function serialize(element: XmlElement, context: XmlContext = { defaultNs: '' }): string {
+  const parts: string[] = [];
+  write(element, context.defaultNs, context.prefixes ?? new Map(), parts);
+  return parts.join('');
+}
+
+function write(element: XmlElement, defaultNs: string, prefixes: ReadonlyMap<string, string>, out: string[]): void {
+  const prefix = prefixes.get(element.ns);
+  const qname = prefix !== undefined && element.ns !== defaultNs ? `${prefix}:${element.name}` : element.name;
+  out.push('<', qname);
+  let childNs = defaultNs;
+  if (prefix === undefined && element.ns !== defaultNs) {
+    out.push(' xmlns="', escapeAttr(element.ns), '"');
+    childNs = element.ns;
+  }
+  let generated = 0;
+  for (const key of Object.keys(element.attrs)) {
+    const value = escapeAttr(element.attrs[key]);
+    if (key.startsWith('{')) {
+      const end = key.indexOf('}');
+      const p = `ns${generated++}`;
+      out.push(' xmlns:', p, '="', escapeAttr(key.slice(1, end)), '" ', p, ':', key.slice(end + 1), '="', value, '"');
+    } else out.push(' ', key, '="', value, '"');
+  }
+  if (element.children.length === 0) {
+    out.push('/>');
+    return;
+  }
+  out.push('>');
+  for (const child of element.children) {
+    if (typeof child === 'string') out.push(escapeText(child));
+    else write(child, childNs, prefixes, out);
+  }
+  out.push('</', qname, '>');
+}
+
+/** Builds an element: `el('message', 'jabber:client', { to }, [el('body', ..., {}, ['hi'])])`. */
+export function el(name: string, ns: string, attrs: Record<string, string | undefined> = {}, children: (XmlElement | string)[] = []): XmlElement {
+  const defined: Record<string, string> = {};
+  for (const key of Object.keys(attrs)) {
+    const value = attrs[key];
+    if (value !== undefined) defined[key] = value;
+  }
+  return { name, ns, attrs: defined, children };
+}
+
+/** The first child element with this name (and namespace, when given). */
+export function child(element: XmlElement, name: string, ns?: string): XmlElement | undefined {
+  for (const c of element.children) {
+    if (typeof c !== 'string' && c.name === name && (ns === undefined || c.ns === ns)) return c;
+  }
+  return undefined;
+}
+
+/** Every child element, optionally filtered by name and namespace. */
+export function children(element: XmlElement, name?: string, ns?: string): XmlElement[] {
+  const out: XmlElement[] = [];
+  for (const c of element.children) {
+    if (typeof c !== 'string' && (name === undefined || c.name === name) && (ns === undefined || c.ns === ns)) out.push(c);
+  }
+  return out;
+}
+
+/** The concatenated text children of an element. */
+export function text(element: XmlElement | undefined): string {
+  if (element === undefined) return '';
+  let out = '';
+  for (const c of element.children) if (typeof c === 'string') out += c;
+  return out;
+}
