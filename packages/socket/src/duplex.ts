@@ -146,11 +146,6 @@ export function flowToDuplex(flow: Flow): Duplex {
   return new FlowDuplex(flow);
 }
 
-interface Settler {
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -158,14 +153,15 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new TypeError('duplexToFlow needs a byte stream, not an object-mode stream');
 }
 
-/** A {@link Flow} over a Node `Duplex`, read in paused mode. */
+/** A {@link Flow} over a Node `Duplex`, read in paused mode, with the socket stack's semantics. */
 class DuplexFlow implements Flow {
   private ended = false;
   private finished = false;
   private destroyed = false;
-  private localClosed = false;
-  private aborted = false;
+  /** close() was called: reads return null, writes fail. */
+  private closingStarted = false;
   private closing: Promise<void> | undefined;
+  /** Sticky: every pending and later operation rejects with it (an error, a reset, abort()). */
   private error: MorganaError | undefined;
   /** Resolved at the stream's next event; replaced each time. */
   private changed: Promise<void>;
@@ -199,12 +195,11 @@ class DuplexFlow implements Flow {
   }
 
   async read(): Promise<Uint8Array | null> {
-    if (this.localClosed) throw new ClosedError('the flow is closed');
     for (;;) {
-      // Checked again after every wait: a read pending when the flow is aborted or closed fails.
-      if (this.aborted) throw new ConnectionReset('the flow was aborted');
-      if (this.localClosed) throw new ClosedError('the flow was closed');
+      // Checked again after every wait: a read pending when the flow fails rejects, one
+      // pending when it is closed returns the end.
       if (this.error !== undefined) throw this.error;
+      if (this.closingStarted) return null;
       const chunk: unknown = this.stream.read();
       if (chunk !== null) return toBytes(chunk);
       if (this.ended) return null;
@@ -222,20 +217,20 @@ class DuplexFlow implements Flow {
   }
 
   async shutdown(): Promise<void> {
-    this.checkWritable();
+    if (this.error !== undefined) throw this.error;
+    if (this.destroyed) return;
     if (!this.stream.writableEnded) this.stream.end();
-    await this.until(() => this.finished);
+    await this.until(() => this.finished || this.destroyed);
   }
 
   close(): Promise<void> {
-    if (this.closing === undefined) {
-      this.closing = this.localClosed || this.destroyed ? Promise.resolve() : this.closeGracefully();
-    }
+    if (this.error !== undefined) return Promise.reject(this.error);
+    this.closing ??= this.destroyed ? Promise.resolve() : this.closeGracefully();
     return this.closing;
   }
 
   private async closeGracefully(): Promise<void> {
-    this.localClosed = true;
+    this.closingStarted = true;
     this.wake();
     if (!this.stream.writableEnded) this.stream.end();
     // Nobody reads any more: let the rest flow away so that the peer's end can arrive.
@@ -246,10 +241,8 @@ class DuplexFlow implements Flow {
   }
 
   abort(): void {
-    if (this.aborted || this.destroyed) return;
-    this.aborted = true;
-    this.localClosed = true;
-    this.error ??= new ConnectionReset('the flow was aborted');
+    if (this.error !== undefined || this.destroyed) return;
+    this.error = new ConnectionReset('connection aborted locally');
     this.resetOrDestroy();
     this.wake();
   }
@@ -276,20 +269,14 @@ class DuplexFlow implements Flow {
     });
   }
 
-  /** Waits until `done()` holds, failing when the stream errors or is aborted first. */
+  /** Waits until `done()` holds, failing when the stream fails first. */
   private async until(done: () => boolean): Promise<void> {
     for (;;) {
-      if (done()) return;
       if (this.error !== undefined) throw this.error;
+      if (done()) return;
       if (this.destroyed) throw new ConnectionReset('the stream closed early');
       await this.changed;
     }
-  }
-
-  private checkWritable(): void {
-    if (this.localClosed) throw this.aborted ? new ClosedError('the flow was aborted') : new ClosedError('the flow is closed');
-    if (this.error !== undefined) throw this.error;
-    if (this.destroyed) throw new ClosedError('the stream is closed');
   }
 
   /**
@@ -298,9 +285,9 @@ class DuplexFlow implements Flow {
    * write fills the buffer anyway: then it waits until the stream is done with them.
    */
   private async send(data: Uint8Array, owned: boolean): Promise<void> {
-    this.checkWritable();
-    if (this.stream.writableEnded) throw new ClosedError('the flow was shut down for sending');
+    if (this.error !== undefined) throw this.error;
     const stream = this.stream;
+    if (this.closingStarted || this.destroyed || stream.writableEnded) throw new ClosedError('the flow is shut down for writing');
     const fills = stream.writableLength + data.length >= stream.writableHighWaterMark;
     if (owned || !fills) {
       if (stream.write(owned ? data : Buffer.from(data))) return;
@@ -308,10 +295,9 @@ class DuplexFlow implements Flow {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const settler: Settler = { resolve, reject };
       stream.write(data, (error?: Error | null) => {
-        if (error == null) settler.resolve();
-        else settler.reject(this.aborted ? new ConnectionReset('the flow was aborted') : toMorganaError(error));
+        if (error == null) resolve();
+        else reject(this.error ?? toMorganaError(error));
       });
     });
   }

@@ -71,15 +71,16 @@ export class SocketTcpFlow implements TcpFlow {
   private readonly shutdownWaiters: Settler<void>[] = [];
 
   // Closing and failure.
-  /** close(), abort() or the stack's close was called: new operations fail with ClosedError. */
-  private localClosed = false;
+  /** close() was called: reading is over (reads return null) and so is writing. */
+  private closing = false;
   private readonly closeWaiters: Settler<void>[] = [];
   private closeTimer: Timer | undefined;
   /** Node closed the socket ('close' event). */
   private destroyed = false;
-  /** What pending operations rejected with when the connection failed. */
-  private pendingError: MorganaError | undefined;
-  /** What operations fail with after the connection failed. */
+  /**
+   * The connection failed (reset by the peer, aborted, its stack closed): every pending and
+   * later operation rejects with this, as on the direct stack.
+   */
   private failure: MorganaError | undefined;
   private readonly closedPromise: Promise<void>;
 
@@ -112,8 +113,9 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    // After close() nothing more is read: the stream has ended for the reader.
+    if (this.closing) return Promise.resolve(null);
     const chunk = this.chunks.shift();
     if (chunk !== undefined) {
       this.buffered -= chunk.length;
@@ -123,8 +125,7 @@ export class SocketTcpFlow implements TcpFlow {
       }
       return Promise.resolve(chunk);
     }
-    if (this.peerFinished) return Promise.resolve(null);
-    if (this.destroyed) return Promise.reject(new ClosedError('the flow is closed'));
+    if (this.peerFinished || this.destroyed) return Promise.resolve(null);
     return new Promise((resolve, reject) => this.readers.push({ resolve, reject }));
   }
 
@@ -139,9 +140,8 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   shutdown(): Promise<void> {
-    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.finished) return Promise.resolve();
+    if (this.finished || this.destroyed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.shutdownWaiters.push({ resolve, reject });
       this.shutdownRequested = true;
@@ -150,17 +150,16 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   close(): Promise<void> {
-    if (this.localClosed || this.destroyed || this.failure !== undefined) {
-      return this.closeWaiters.length > 0 ? new Promise((resolve, reject) => this.closeWaiters.push({ resolve, reject })) : Promise.resolve();
-    }
-    this.localClosed = true;
-    const closed = new ClosedError('the flow was closed');
-    for (const reader of this.readers.splice(0)) reader.reject(closed);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.destroyed) return Promise.resolve();
+    const promise = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
+    if (this.closing) return promise;
+    this.closing = true;
+    for (const reader of this.readers.splice(0)) reader.resolve(null);
     // Nobody will read any more: drop what was read ahead and keep draining the kernel
     // until the peer's FIN, so that the connection closes gracefully instead of with a RST.
     this.discardReceived();
     this.shutdownRequested = true;
-    const promise = new Promise<void>((resolve, reject) => this.closeWaiters.push({ resolve, reject }));
     this.closeTimer = this.config.clock.setTimer(this.config.closeTimeout, () => {
       this.closeTimer = undefined;
       this.counters.add('close-timeouts');
@@ -172,8 +171,7 @@ export class SocketTcpFlow implements TcpFlow {
 
   abort(): void {
     if (this.destroyed || this.failure !== undefined) return;
-    this.localClosed = true;
-    this.fail(new ConnectionReset('the flow was aborted'), new ClosedError('the flow was aborted'));
+    this.fail(new ConnectionReset('connection aborted locally'));
     this.counters.add('resets-sent');
     resetSocket(this.socket);
   }
@@ -210,9 +208,7 @@ export class SocketTcpFlow implements TcpFlow {
   /** The stack is closing: fail everything pending with `ClosedError` and reset the connection. */
   destroyForStack(): Promise<void> {
     if (!this.destroyed) {
-      this.localClosed = true;
-      const closed = new ClosedError('the socket stack was closed');
-      this.fail(closed, closed);
+      this.fail(new ClosedError('the socket stack was closed'));
       resetSocket(this.socket);
     }
     return this.closedPromise;
@@ -228,9 +224,8 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   private enqueue(data: Uint8Array, owned: boolean): Promise<void> {
-    if (this.localClosed) return Promise.reject(new ClosedError('the flow is closed'));
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.shutdownRequested || this.destroyed) return Promise.reject(new ClosedError('the flow was shut down for sending'));
+    if (this.shutdownRequested || this.destroyed) return Promise.reject(new ClosedError('the flow is shut down for writing'));
     return new Promise((resolve, reject) => {
       this.writes.push({ data, owned, resolve, reject, waitsForCallback: false });
       this.pump();
@@ -259,7 +254,7 @@ export class SocketTcpFlow implements TcpFlow {
       socket.write(item.data, (error?: Error | null) => {
         if (item.waitsForCallback) {
           if (error == null) item.resolve();
-          else item.reject(this.pendingError ?? toMorganaError(error));
+          else item.reject(this.failure ?? toMorganaError(error));
         }
         this.onWritten(error);
       });
@@ -274,7 +269,7 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.localClosed || this.failure !== undefined) {
+    if (this.closing || this.failure !== undefined) {
       this.counters.add('discarded-bytes', chunk.length);
       return;
     }
@@ -305,35 +300,35 @@ export class SocketTcpFlow implements TcpFlow {
   private onError(error: Error): void {
     // Errors after a local abort or stack close are the echo of our own destroy.
     if (this.failure !== undefined) return;
-    const mapped = toMorganaError(error);
-    this.fail(mapped, mapped);
+    this.fail(toMorganaError(error));
   }
 
   private onClose(): void {
     this.destroyed = true;
     this.closeTimer?.cancel();
     this.closeTimer = undefined;
-    const closed = this.pendingError ?? new ClosedError('the connection closed');
-    for (const reader of this.readers.splice(0)) reader.reject(closed);
+    // A failure has settled everything already; this is a close without one (both ends
+    // finished, or the close timeout destroyed the socket).
+    for (const reader of this.readers.splice(0)) reader.resolve(null);
+    const closed = new ClosedError('the connection closed');
     for (const write of this.writes.splice(0)) write.reject(closed);
     for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(closed);
     for (const waiter of this.closeWaiters.splice(0)) waiter.resolve();
   }
 
   /**
-   * The connection is dead: pending operations reject with `pending`, later ones with
-   * `terminal`. Received data is flushed, as RFC 9293 §3.10.7.4 asks on a reset.
+   * The connection is dead: pending and later operations reject with `error`. Received data
+   * is flushed, as RFC 9293 §3.10.7.4 asks on a reset.
    */
-  private fail(pending: MorganaError, terminal: MorganaError): void {
-    this.pendingError = pending;
-    this.failure = terminal;
+  private fail(error: MorganaError): void {
+    this.failure = error;
     this.closeTimer?.cancel();
     this.closeTimer = undefined;
     this.discardReceived();
-    for (const reader of this.readers.splice(0)) reader.reject(pending);
-    for (const write of this.writes.splice(0)) write.reject(pending);
-    for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(pending);
-    for (const waiter of this.closeWaiters.splice(0)) waiter.reject(pending);
+    for (const reader of this.readers.splice(0)) reader.reject(error);
+    for (const write of this.writes.splice(0)) write.reject(error);
+    for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.closeWaiters.splice(0)) waiter.reject(error);
   }
 
   private discardReceived(): void {

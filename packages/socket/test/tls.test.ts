@@ -8,6 +8,7 @@ import { createSocketStack, duplexToFlow, flowToDuplex } from '@morgana/socket';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bytes, readAll, readExactly, text, within } from './conformance/helpers.js';
 import { type Certificate, selfSignedCertificate } from './helpers/certificate.js';
+import { type Pair, pairs } from './helpers/pairs.js';
 
 const loopback = parseIpv4('127.0.0.1');
 const fixture: Certificate = {
@@ -23,27 +24,30 @@ function secured(socket: tls.TLSSocket, event: 'secure' | 'secureConnect'): Prom
   });
 }
 
-describe('node:tls over the socket stack through flowToDuplex', () => {
-  let stack: ReturnType<typeof createSocketStack>;
+describe.each(pairs)('node:tls over %s through flowToDuplex', (_name, makePair) => {
+  let pair: Pair;
 
   beforeEach(() => {
-    stack = createSocketStack();
+    pair = makePair();
   });
 
-  afterEach(() => stack.close());
+  afterEach(() => pair.cleanup());
 
-  async function handshake(certificate: Certificate): Promise<{ client: tls.TLSSocket; server: tls.TLSSocket; flows: TcpFlow[] }> {
-    const flows: TcpFlow[] = [];
-    const listener = stack.tcp.listen(0);
+  async function connected(): Promise<{ clientFlow: TcpFlow; serverFlow: TcpFlow }> {
+    const listener = pair.server.tcp.listen(pair.port);
     const accepted = listener.accept();
-    const clientFlow = await stack.tcp.connect(loopback, listener.port);
-    const serverFlow = await accepted;
+    const clientFlow = await within(5_000, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
+    const serverFlow = await within(5_000, 'accept', accepted);
     listener.close();
-    flows.push(clientFlow, serverFlow);
+    return { clientFlow, serverFlow };
+  }
+
+  async function handshake(certificate: Certificate): Promise<{ client: tls.TLSSocket; server: tls.TLSSocket }> {
+    const { clientFlow, serverFlow } = await connected();
     const server = new tls.TLSSocket(flowToDuplex(serverFlow), { isServer: true, key: certificate.key, cert: certificate.cert });
     const client = tls.connect({ socket: flowToDuplex(clientFlow), ca: certificate.cert, servername: 'localhost' });
     await within(10_000, 'TLS handshake', Promise.all([secured(server, 'secure'), secured(client, 'secureConnect')]));
-    return { client, server, flows };
+    return { client, server };
   }
 
   for (const [name, certificate] of [
@@ -78,11 +82,7 @@ describe('node:tls over the socket stack through flowToDuplex', () => {
   });
 
   it('rejects a server whose certificate the client does not trust', async () => {
-    const listener = stack.tcp.listen(0);
-    const accepted = listener.accept();
-    const clientFlow = await stack.tcp.connect(loopback, listener.port);
-    const serverFlow = await accepted;
-    listener.close();
+    const { clientFlow, serverFlow } = await connected();
     const server = new tls.TLSSocket(flowToDuplex(serverFlow), { isServer: true, key: fixture.key, cert: fixture.cert });
     server.on('error', () => {});
     const client = tls.connect({ socket: flowToDuplex(clientFlow), ca: selfSignedCertificate().cert, servername: 'localhost' });

@@ -12,10 +12,12 @@ import {
   type Ipv4Address,
   type Stack,
   type TcpFlow,
+  type TcpListenOptions,
+  type TcpListener,
   TimeoutError,
   type UdpDatagram,
 } from '@morgana/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   bytes,
   concat,
@@ -51,7 +53,16 @@ export interface ConformanceOptions {
   readonly concurrentConnections?: number;
   /** Milliseconds any single step may take before the test fails rather than hangs; default 20 000. */
   readonly stepTimeout?: number;
+  /**
+   * Titles of tests this stack is known to fail (a difference from the others still to be
+   * fixed). They run as expected failures, so the suite says so when one starts passing.
+   */
+  readonly knownFailures?: readonly string[];
 }
+
+/** Ports the suite listens on: below Linux's ephemeral range (32768-60999), so connects do not take them. */
+const LISTEN_PORT_MIN = 20_000;
+const LISTEN_PORT_MAX = 32_767;
 
 /** Largest UDP payload over IPv4 (65 535 - 20 - 8). */
 const MAX_DATAGRAM = 65_507;
@@ -70,8 +81,21 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
   const largeBytes = options.largeTransferBytes ?? 20 * 1024 * 1024;
   const connections = options.concurrentConnections ?? 100;
   const step = options.stepTimeout ?? 20_000;
+  const knownFailures = new Set(options.knownFailures ?? []);
+  const defined = new Set<string>();
+  /** `it`, or `it.fails` for a known failure. */
+  function test(title: string, body: (context: { skip: () => void }) => Promise<void> | void): void {
+    defined.add(title);
+    if (knownFailures.has(title)) it.fails(title, body);
+    else it(title, body);
+  }
 
   describe(`Stack conformance: ${name}`, () => {
+    afterAll(() => {
+      const unknown = [...knownFailures].filter((title) => !defined.has(title));
+      if (unknown.length > 0) throw new Error(`knownFailures names no test: ${unknown.join('; ')}`);
+    });
+
     let pair: StackPair;
 
     beforeEach(async () => {
@@ -82,9 +106,32 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
       await pair.cleanup();
     });
 
+    /** Listens on a free port of the server stack, found by trying random ones. */
+    function listen(listenOptions?: TcpListenOptions): TcpListener {
+      for (let attempt = 0; ; attempt++) {
+        const port = LISTEN_PORT_MIN + Math.floor(Math.random() * (LISTEN_PORT_MAX - LISTEN_PORT_MIN + 1));
+        try {
+          return pair.server.tcp.listen(port, listenOptions);
+        } catch (error) {
+          if (!(error instanceof AddressInUse) || attempt > 100) throw error;
+        }
+      }
+    }
+
+    /** Makes sure both stacks know each other's link-layer address, so that no first datagram waits for ARP. */
+    async function warmUp(): Promise<void> {
+      const server = pair.server.udp.bind();
+      server.onMessage((datagram) => server.send(datagram.data, datagram.address, datagram.port));
+      const client = pair.client.udp.bind();
+      client.send(bytes('warm-up'), pair.serverAddress, server.localPort);
+      await within(step, 'warm-up', client.receive());
+      client.close();
+      server.close();
+    }
+
     /** A connection both ways: the client's flow and the server's accepted one. */
     async function connected(): Promise<{ client: TcpFlow; server: TcpFlow; port: number }> {
-      const listener = pair.server.tcp.listen(0);
+      const listener = listen();
       const accepted = listener.accept();
       const client = await within(step, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
       const server = await within(step, 'accept', accepted);
@@ -93,8 +140,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
     }
 
     describe('TCP', () => {
-      it('echoes bytes over an accepted connection and reports both endpoints', async () => {
-        const listener = pair.server.tcp.listen(0);
+      test('echoes bytes over an accepted connection and reports both endpoints', async () => {
+        const listener = listen();
         expect(listener.port).toBeGreaterThan(0);
         const accepted = listener.accept();
         const client = await within(step, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
@@ -116,9 +163,9 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         listener.close();
       });
 
-      it('hands each connection to onConnection instead of queueing it for accept()', async () => {
+      test('hands each connection to onConnection instead of queueing it for accept()', async () => {
         const seen: TcpFlow[] = [];
-        const listener = pair.server.tcp.listen(0, {
+        const listener = listen({
           onConnection: (flow) => {
             seen.push(flow);
             void echo(flow);
@@ -133,7 +180,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         listener.close();
       });
 
-      it('half-closes: the peer reads to the end after shutdown and can still answer', async () => {
+      test('half-closes: the peer reads to the end after shutdown and can still answer', async () => {
         const { client, server } = await connected();
         await client.write(bytes('request'));
         await within(step, 'shutdown', client.shutdown());
@@ -148,7 +195,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await within(step, 'client close', client.close());
       });
 
-      it(`transfers ${largeBytes} bytes each way at once, intact (SHA-256), with the writer reusing its buffer`, async () => {
+      test(`transfers ${largeBytes} bytes each way at once, intact (SHA-256), with the writer reusing its buffer`, async () => {
         const { client, server } = await connected();
         const upload = writePattern(client, 1, largeBytes).then(async (hash) => {
           await client.shutdown();
@@ -173,8 +220,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await Promise.all([client.close(), server.close()]);
       });
 
-      it(`serves ${connections} connections at once`, async () => {
-        const listener = pair.server.tcp.listen(0, { backlog: connections, onConnection: (flow) => void echo(flow) });
+      test(`serves ${connections} connections at once`, async () => {
+        const listener = listen({ backlog: connections, onConnection: (flow) => void echo(flow) });
         const clients = await within(
           step,
           'connects',
@@ -197,15 +244,15 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         listener.close();
       });
 
-      it('rejects a connect to a port nobody listens on with ConnectionRefused', async () => {
-        const listener = pair.server.tcp.listen(0);
+      test('rejects a connect to a port nobody listens on with ConnectionRefused', async () => {
+        const listener = listen();
         const port = listener.port;
         listener.close();
         const error = await within(step, 'connect', rejection(pair.client.tcp.connect(pair.serverAddress, port)));
         expect(error).toBeInstanceOf(ConnectionRefused);
       });
 
-      it('rejects a connect with TimeoutError when SYNs go unanswered', async (context) => {
+      test('rejects a connect with TimeoutError when SYNs go unanswered', async (context) => {
         const silent = pair.silentEndpoint;
         if (silent === undefined) {
           context.skip();
@@ -217,15 +264,25 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         expect(Date.now() - started).toBeGreaterThanOrEqual(290);
       });
 
-      it('throws AddressInUse when listening on a port that is taken', () => {
+      test('listen(0) picks an unused port, as bind does for UDP', async () => {
         const listener = pair.server.tcp.listen(0);
+        expect(listener.port).toBeGreaterThan(0);
+        const accepted = listener.accept();
+        const client = await within(step, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
+        await within(step, 'accept', accepted);
+        client.abort();
+        listener.close();
+      });
+
+      test('throws AddressInUse when listening on a port that is taken', () => {
+        const listener = listen();
         expect(() => pair.server.tcp.listen(listener.port)).toThrow(AddressInUse);
         listener.close();
         // Closing the listener frees the port.
         pair.server.tcp.listen(listener.port).close();
       });
 
-      it('makes write wait while the peer reads nothing, with a bounded amount in between', async () => {
+      test('makes write wait while the peer reads nothing, with a bounded amount in between', async () => {
         const { client, server } = await connected();
         const block = new Uint8Array(64 * 1024);
         let written = 0;
@@ -250,7 +307,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await Promise.all([client.close(), server.close()]);
       });
 
-      it('rejects write after shutdown with ClosedError while reading goes on', async () => {
+      test('rejects write after shutdown with ClosedError while reading goes on', async () => {
         const { client, server } = await connected();
         await client.shutdown();
         expect(await rejection(client.write(bytes('late')))).toBeInstanceOf(ClosedError);
@@ -261,7 +318,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await Promise.all([client.close(), server.close()]);
       });
 
-      it('resolves close once both directions finished; later calls fail with ClosedError', async () => {
+      test('resolves close once both directions finished; afterwards reads return the end and writes fail with ClosedError', async () => {
         const { client, server } = await connected();
         const clientClosed = client.close();
         // The peer sees our end, finishes its own, and only then is our close complete.
@@ -269,55 +326,57 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         expect(await settlesWithin(50, clientClosed)).toBe(false);
         await within(step, 'server close', server.close());
         await within(step, 'client close', clientClosed);
-        expect(client.info().state).toBe('CLOSED');
-        expect(await rejection(client.read())).toBeInstanceOf(ClosedError);
+        // The active closer's connection may linger in TIME-WAIT (RFC 9293 §3.6), or be gone.
+        expect(['TIME-WAIT', 'CLOSED']).toContain(client.info().state);
+        expect(await client.read()).toBeNull();
         expect(await rejection(client.write(bytes('x')))).toBeInstanceOf(ClosedError);
-        expect(await rejection(client.shutdown())).toBeInstanceOf(ClosedError);
+        await client.shutdown();
         // Idempotent.
         await client.close();
       });
 
-      it('fails a read pending when close is called with ClosedError', async () => {
+      test('ends a read pending when close is called (it returns null)', async () => {
         const { client, server } = await connected();
         const reading = client.read();
         const closing = client.close();
-        expect(await rejection(reading)).toBeInstanceOf(ClosedError);
+        expect(await within(step, 'pending read', reading)).toBeNull();
         expect(await within(step, 'peer sees end', server.read())).toBeNull();
         await server.close();
         await within(step, 'close', closing);
       });
 
-      it('abort resets the peer: its pending read rejects with ConnectionReset', async () => {
+      test('abort resets the peer: its pending read rejects with ConnectionReset', async () => {
         const { client, server } = await connected();
         const reading = server.read();
         client.abort();
         expect(await within(step, 'peer read', rejection(reading))).toBeInstanceOf(ConnectionReset);
         expect(await rejection(server.write(bytes('x')))).toBeInstanceOf(ConnectionReset);
         expect(server.info().state).toBe('CLOSED');
-        await server.close();
+        expect(await rejection(server.close())).toBeInstanceOf(ConnectionReset);
       });
 
-      it('abort rejects our pending operations with ConnectionReset and later ones with ClosedError', async () => {
+      test('abort rejects pending and later operations with ConnectionReset, close included', async () => {
         const { client, server } = await connected();
         const reading = client.read();
         client.abort();
         expect(await rejection(reading)).toBeInstanceOf(ConnectionReset);
-        expect(await rejection(client.read())).toBeInstanceOf(ClosedError);
-        expect(await rejection(client.write(bytes('x')))).toBeInstanceOf(ClosedError);
+        expect(await rejection(client.read())).toBeInstanceOf(ConnectionReset);
+        expect(await rejection(client.write(bytes('x')))).toBeInstanceOf(ConnectionReset);
+        expect(await rejection(client.shutdown())).toBeInstanceOf(ConnectionReset);
         expect(client.info().state).toBe('CLOSED');
         client.abort();
-        await client.close();
-        await rejection(server.read());
+        expect(await rejection(client.close())).toBeInstanceOf(ConnectionReset);
+        expect(await within(step, 'peer read', rejection(server.read()))).toBeInstanceOf(ConnectionReset);
       });
 
-      it('abort right after shutdown still resets the connection and closes it', async () => {
+      test('abort right after shutdown still resets the connection and closes it', async () => {
         const { client, server } = await connected();
         await client.write(bytes('last words'));
         const shutting = rejection(client.shutdown());
         client.abort();
         expect(await shutting).toBeInstanceOf(ConnectionReset);
         expect(client.info().state).toBe('CLOSED');
-        await within(step, 'close after abort', client.close());
+        expect(await rejection(client.close())).toBeInstanceOf(ConnectionReset);
         // The peer may see our FIN before the RST, but the connection is gone for writing.
         const failure = await within(
           step,
@@ -336,8 +395,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         expect(failure).toBeInstanceOf(ConnectionReset);
       });
 
-      it('closing a listener rejects a pending accept with ClosedError and leaves accepted connections open', async () => {
-        const listener = pair.server.tcp.listen(0);
+      test('closing a listener rejects a pending accept with ClosedError and leaves accepted connections open', async () => {
+        const listener = listen();
         const first = listener.accept();
         const client = await within(step, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
         const server = await within(step, 'accept', first);
@@ -354,7 +413,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await Promise.all([client.close(), server.close()]);
       });
 
-      it('reports the state and the bytes each way in info()', async () => {
+      test('reports the state and the bytes each way in info()', async () => {
         const { client, server } = await connected();
         expect(client.info().state).toBe('ESTABLISHED');
         expect(server.info().state).toBe('ESTABLISHED');
@@ -371,22 +430,23 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await Promise.all([client.close(), server.close()]);
       });
 
-      it("closing the stack fails what is pending on it with ClosedError", async () => {
-        const listener = pair.server.tcp.listen(0);
+      test("closing the stack fails what is pending on it with ClosedError", async () => {
+        const listener = listen();
         const accepting = listener.accept();
         const client = await within(step, 'connect', pair.client.tcp.connect(pair.serverAddress, listener.port));
         const server = await within(step, 'accept', accepting);
         const reading = rejection(server.read());
         const nextAccept = rejection(listener.accept());
         await within(step, 'stack close', pair.server.close());
-        expect(await reading).toBeInstanceOf(ClosedError);
-        expect(await nextAccept).toBeInstanceOf(ClosedError);
+        // Closing is local: what was pending settles at once.
+        expect(await within(1_000, 'pending read', reading)).toBeInstanceOf(ClosedError);
+        expect(await within(1_000, 'pending accept', nextAccept)).toBeInstanceOf(ClosedError);
         client.abort();
       });
     });
 
     describe('UDP', () => {
-      it('carries a datagram each way and reports the sender and the local address', async () => {
+      test('carries a datagram each way and reports the sender and the local address', async () => {
         const server = pair.server.udp.bind({ address: pair.serverAddress });
         server.onMessage((datagram) => {
           expect(datagram.localAddress).toBe(pair.serverAddress);
@@ -405,7 +465,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it(`carries a ${MAX_DATAGRAM}-byte datagram whole and refuses one byte more`, async () => {
+      test(`carries a ${MAX_DATAGRAM}-byte datagram whole and refuses one byte more`, async () => {
+        await warmUp();
         const server = pair.server.udp.bind();
         const client = pair.client.udp.bind();
         const big = new Uint8Array(MAX_DATAGRAM).map((_, index) => index * 7);
@@ -420,7 +481,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it('delivers an empty datagram', async () => {
+      test('delivers an empty datagram', async () => {
         const server = pair.server.udp.bind();
         const client = pair.client.udp.bind();
         expect(client.send(new Uint8Array(0), pair.serverAddress, server.localPort)).toBe(true);
@@ -429,7 +490,7 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it('sends only the bytes that sendWith fill reports', async () => {
+      test('sends only the bytes that sendWith fill reports', async () => {
         const server = pair.server.udp.bind();
         const client = pair.client.udp.bind();
         const sent = client.sendWith(
@@ -448,7 +509,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it('drops the oldest datagrams when the receive queue is full, and counts them', async () => {
+      test('drops the oldest datagrams when the receive queue is full, and counts them', async () => {
+        await warmUp();
         const server = pair.server.udp.bind({ receiveQueueLimit: 4 });
         const client = pair.client.udp.bind();
         for (let index = 0; index < 10; index++) expect(client.send(bytes(`datagram ${index}`), pair.serverAddress, server.localPort)).toBe(true);
@@ -462,7 +524,8 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it('gives onMessage the datagrams queued before it was set, in order', async () => {
+      test('gives onMessage the datagrams queued before it was set, in order', async () => {
+        await warmUp();
         const server = pair.server.udp.bind();
         const client = pair.client.udp.bind();
         for (let index = 0; index < 3; index++) client.send(bytes(`early ${index}`), pair.serverAddress, server.localPort);
@@ -477,14 +540,14 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         server.close();
       });
 
-      it('throws AddressInUse when binding a port that is taken', () => {
+      test('throws AddressInUse when binding a port that is taken', () => {
         const first = pair.server.udp.bind();
         expect(() => pair.server.udp.bind({ port: first.localPort })).toThrow(AddressInUse);
         first.close();
         pair.server.udp.bind({ port: first.localPort }).close();
       });
 
-      it('close rejects a pending receive with ClosedError; send afterwards returns false', async () => {
+      test('close rejects a pending receive with ClosedError; send afterwards returns false', async () => {
         const socket = pair.client.udp.bind();
         const receiving = socket.receive();
         socket.close();
@@ -494,14 +557,14 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         socket.close();
       });
 
-      it('refuses the limited broadcast address without the broadcast option', () => {
+      test('refuses the limited broadcast address without the broadcast option', () => {
         const socket = pair.client.udp.bind();
         expect(socket.send(bytes('everyone'), IPV4_BROADCAST, 9)).toBe(false);
         expect(socket.stats()['broadcast-not-allowed']).toBe(1);
         socket.close();
       });
 
-      it('rejects a send to port 0 by returning false', () => {
+      test('rejects a send to port 0 by returning false', () => {
         const socket = pair.client.udp.bind();
         expect(socket.send(bytes('x'), pair.serverAddress, 0)).toBe(false);
         socket.close();
