@@ -2,3 +2,8 @@ export * from './ring.js';
 export * from './netif-wire.js';
 export * from './xs-wire.js';
 export * from './xenbus-state.js';
+export * from './xenstore-store.js';
+export * from './xenstore-client.js';
+export * from './xenstore-transport.js';
+export * from './xenstored.js';
+export * from './unix-transport.js';
