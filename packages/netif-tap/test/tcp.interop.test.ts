@@ -9,14 +9,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIpv4, parseMac } from '@morgana/core';
-import type { TcpFlow } from '@morgana/core';
+import type { TcpFlow, TcpListener } from '@morgana/core';
 import { createDirectStack } from '@morgana/stack';
 import type { ComposedStack } from '@morgana/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeInterop } from '../../../tools/interop.js';
 import { impairNetif } from '../../../tools/netns-impair.js';
 import { createTestNetns, peerVersion } from '../../../tools/netns-helper.js';
-import type { TestNetns } from '../../../tools/netns-helper.js';
+import type { ExecResult, TestNetns } from '../../../tools/netns-helper.js';
 import { openTap } from '../src/index.js';
 import { addonPath } from '../src/native.js';
 
@@ -67,6 +67,16 @@ async function pour(flow: TcpFlow, total: number): Promise<string> {
   return hash.digest('hex');
 }
 
+/** The listener's next connection, or a failure as soon as the peer gives up connecting. */
+function acceptOrFail(listener: TcpListener, client: Promise<ExecResult>, peer: string): Promise<TcpFlow> {
+  return Promise.race([
+    listener.accept(),
+    client.then((result) => {
+      throw new Error(`${peer} finished before we accepted its connection (exit ${result.code}): ${result.stderr.trim()}`);
+    }),
+  ]);
+}
+
 function sha256sumOf(stdout: string): string {
   return stdout.trim().split(/\s+/)[0];
 }
@@ -80,8 +90,8 @@ function bulkTests(label: string, size: () => number, context: () => { ns: TestN
     const expected = createHash('sha256').update(readFileSync(file)).digest('hex');
     const listener = stack.tcp.listen(5001);
     try {
-      const sender = ns.exec('socat', ['-u', `FILE:${file}`, `TCP:${OURS}:5001`], { timeoutMs: BULK_TIMEOUT_MS });
-      const flow = await listener.accept();
+      const sender = ns.exec('socat', ['-u', `FILE:${file}`, `TCP:${OURS}:5001,connect-timeout=10`], { timeoutMs: BULK_TIMEOUT_MS });
+      const flow = await acceptOrFail(listener, sender, 'socat');
       const [total, digest] = await drain(flow);
       await flow.close();
       expect((await sender).code).toBe(0);
@@ -96,8 +106,10 @@ function bulkTests(label: string, size: () => number, context: () => { ns: TestN
     const { ns, stack } = context();
     const listener = stack.tcp.listen(8080);
     try {
-      const client = ns.exec('sh', ['-c', `curl -sS --max-time 280 -o - http://${OURS}:8080/bulk | sha256sum`], { timeoutMs: BULK_TIMEOUT_MS });
-      const flow = await listener.accept();
+      const client = ns.exec('bash', ['-c', `set -o pipefail; curl -sS --connect-timeout 10 --max-time 280 -o - http://${OURS}:8080/bulk | sha256sum`], {
+        timeoutMs: BULK_TIMEOUT_MS,
+      });
+      const flow = await acceptOrFail(listener, client, 'curl');
       let request = '';
       while (!request.includes('\r\n\r\n')) {
         const chunk = await flow.read();
@@ -275,6 +287,27 @@ send(IP(src='10.77.0.99',dst='${OURS}')/TCP(sport=RandShort(),dport=5030,flags='
           listener.close();
         }
       });
+    });
+
+    describe('with virtio-net checksum offload and TSO on the TAP device', () => {
+      let ns: TestNetns;
+      let stack: ComposedStack;
+      let dir: string;
+
+      beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'morgana-tcp-'));
+        ns = await createTestNetns({ address: `${KERNEL}/24` });
+        const tap = await openTap({ name: ns.device, netns: ns.name, offload: { checksum: true, tso: true } });
+        stack = createDirectStack({ netif: tap, ipv4: { address: `${OURS}/24` } });
+      });
+
+      afterAll(async () => {
+        await stack?.close();
+        await ns?.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      });
+
+      bulkTests('offloading device', () => BULK_BYTES, () => ({ ns, stack, dir }));
     });
 
     describe('on an impaired link (user-space netem: 1% loss, 1% duplicates, 3% reordering, 2 ms delay each way)', () => {
