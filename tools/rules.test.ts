@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 const packagesDir = join(root, 'packages');
 /** Backends, the CLI and crypto providers may use Node; nothing else may. */
-const nodePackages = new Set(['netif-tap', 'netif-socket', 'socket', 'cli', 'testing']);
+const nodePackages = new Set(['netif-tap', 'netif-socket', 'netif-xen', 'socket', 'cli', 'testing', 'ssh-crypto-node']);
 
 function sourceFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
