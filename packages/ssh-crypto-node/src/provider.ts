@@ -133,7 +133,7 @@ export function createNodeSshCrypto(): SshCrypto {
     },
 
     aesGcmSeal(key, iv, aad, plaintext) {
-      const cipher = createCipheriv(aesMode(key, 'gcm'), key, iv, { authTagLength: GCM_TAG });
+      const cipher = createCipheriv(aesMode(key, 'gcm') as "aes-128-gcm", key, iv, { authTagLength: GCM_TAG });
       cipher.setAAD(aad);
       const out = new Uint8Array(plaintext.length + GCM_TAG);
       const body = cipher.update(plaintext);
@@ -145,7 +145,7 @@ export function createNodeSshCrypto(): SshCrypto {
     },
     aesGcmOpen(key, iv, aad, sealed) {
       if (sealed.length < GCM_TAG) return null;
-      const decipher = createDecipheriv(aesMode(key, 'gcm'), key, iv, { authTagLength: GCM_TAG });
+      const decipher = createDecipheriv(aesMode(key, 'gcm') as "aes-128-gcm", key, iv, { authTagLength: GCM_TAG });
       decipher.setAAD(aad);
       decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG));
       const body = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG));

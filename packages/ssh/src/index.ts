@@ -1,1 +1,20 @@
 export { type SshCrypto, type SshHash, type X25519KeyPair, type RsaPublicKey, type RsaPrivateKey, type StreamCipher, constantTimeEqual } from './crypto.js';
+export { SshReader, SshWriter, encode } from './wire.js';
+export { MSG, DISCONNECT } from './messages.js';
+export { type PacketCipher, type CipherName, CIPHER_NAMES, NONE_CIPHER, createPacketCipher, cipherKeySizes, framePacket } from './packet.js';
+export { type KexInitRepr, type Negotiated, type ExchangeHashInput, parseKexInit, emitKexInit, negotiate, exchangeHash, deriveKey } from './kex.js';
+export {
+  type SshPrivateKey,
+  type AuthorizedKey,
+  ED25519,
+  ed25519Key,
+  generateEd25519Key,
+  verifySignature,
+  parseAuthorizedKeys,
+  isAuthorizedKey,
+  formatPublicKey,
+  parseOpenSshPrivateKey,
+} from './keys.js';
+export { SshTransport, createTransport, type TransportConfig, type TransportDeps, type TransportRole, type TransportHandler, TRANSPORT_DEFAULTS } from './transport.js';
+export { SshChannel, SshConnection, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
+export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';

@@ -1,0 +1,161 @@
+/**
+ * The binary packet protocol (RFC 4253 §6) and its ciphers: none (before the first NEWKEYS),
+ * chacha20-poly1305@openssh.com and aes{128,256}-gcm@openssh.com (RFC 5647).
+ */
+import { readU32, writeU32 } from '@morgana/core';
+import type { SshCrypto } from './crypto.js';
+import { constantTimeEqual } from './crypto.js';
+
+/** The packet_length field: 4 bytes, before everything else. */
+export const LENGTH_SIZE = 4;
+/** RFC 4253 §6: at least four bytes of random padding. */
+export const MIN_PADDING = 4;
+
+/** One direction's packet encryption. */
+export interface PacketCipher {
+  readonly name: string;
+  /** The padding alignment (RFC 4253 §6: the cipher block size or 8). */
+  readonly blockSize: number;
+  /** Bytes of MAC/tag after each packet. */
+  readonly tagSize: number;
+  /**
+   * True when the length field is outside the alignment (AEAD modes: the length is
+   * authenticated but not part of the encrypted, block-aligned body).
+   */
+  readonly lengthExcluded: boolean;
+  /** Recovers packet_length from the first four bytes of a packet. */
+  packetLength(sequence: number, head: Uint8Array): number;
+  /** Encrypts a plaintext packet (length ‖ padding_length ‖ payload ‖ padding) and appends the tag. */
+  seal(sequence: number, plain: Uint8Array): Uint8Array;
+  /**
+   * Authenticates and decrypts a whole packet (length ‖ body ‖ tag); returns the plaintext
+   * body (padding_length ‖ payload ‖ padding), or `null` when authentication fails.
+   */
+  open(sequence: number, packet: Uint8Array): Uint8Array | null;
+}
+
+/** The cipher in force before the first NEWKEYS: no encryption, no MAC. */
+export const NONE_CIPHER: PacketCipher = {
+  name: 'none',
+  blockSize: 8,
+  tagSize: 0,
+  lengthExcluded: false,
+  packetLength: (_sequence, head) => readU32(head, 0),
+  seal: (_sequence, plain) => plain,
+  open: (_sequence, packet) => packet.subarray(LENGTH_SIZE),
+};
+
+/** Cipher names we negotiate, in our order of preference. */
+export const CIPHER_NAMES = ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'] as const;
+/** A cipher name we implement. */
+export type CipherName = (typeof CIPHER_NAMES)[number];
+
+/** Key and IV lengths the key derivation must produce for a cipher (RFC 4253 §7.2). */
+export function cipherKeySizes(name: CipherName): { readonly key: number; readonly iv: number } {
+  switch (name) {
+    case 'chacha20-poly1305@openssh.com':
+      return { key: 64, iv: 0 };
+    case 'aes256-gcm@openssh.com':
+      return { key: 32, iv: 12 };
+    case 'aes128-gcm@openssh.com':
+      return { key: 16, iv: 12 };
+  }
+}
+
+/** Creates one direction's cipher from derived keys. */
+export function createPacketCipher(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uint8Array): PacketCipher {
+  return name === 'chacha20-poly1305@openssh.com' ? chachaPoly(crypto, key) : aesGcm(crypto, name, key, iv);
+}
+
+/**
+ * chacha20-poly1305@openssh.com (OpenSSH PROTOCOL.chacha20poly1305): the second 32 key bytes
+ * (K_1) encrypt the length, the first 32 (K_2) the body and the Poly1305 key; the nonce is the
+ * sequence number as a 64-bit big-endian integer. The tag covers the encrypted length and body.
+ */
+function chachaPoly(crypto: SshCrypto, key: Uint8Array): PacketCipher {
+  const mainKey = key.slice(0, 32);
+  const headerKey = key.slice(32, 64);
+  const state = new Uint8Array(16);
+  const zeros = new Uint8Array(32);
+  const setState = (sequence: number, counter: number): Uint8Array => {
+    state.fill(0);
+    state[0] = counter;
+    writeU32(state, 12, sequence >>> 0);
+    return state;
+  };
+  return {
+    name: 'chacha20-poly1305@openssh.com',
+    blockSize: 8,
+    tagSize: 16,
+    lengthExcluded: true,
+    packetLength(sequence, head) {
+      return readU32(crypto.chacha20(headerKey, setState(sequence, 0), head.subarray(0, LENGTH_SIZE)), 0);
+    },
+    seal(sequence, plain) {
+      const out = new Uint8Array(plain.length + 16);
+      out.set(crypto.chacha20(headerKey, setState(sequence, 0), plain.subarray(0, LENGTH_SIZE)), 0);
+      out.set(crypto.chacha20(mainKey, setState(sequence, 1), plain.subarray(LENGTH_SIZE)), LENGTH_SIZE);
+      const polyKey = crypto.chacha20(mainKey, setState(sequence, 0), zeros);
+      out.set(crypto.poly1305(polyKey, out.subarray(0, plain.length)), plain.length);
+      return out;
+    },
+    open(sequence, packet) {
+      const bodyEnd = packet.length - 16;
+      const polyKey = crypto.chacha20(mainKey, setState(sequence, 0), zeros);
+      const expected = crypto.poly1305(polyKey, packet.subarray(0, bodyEnd));
+      if (!constantTimeEqual(expected, packet.subarray(bodyEnd))) return null;
+      return crypto.chacha20(mainKey, setState(sequence, 1), packet.subarray(LENGTH_SIZE, bodyEnd));
+    },
+  };
+}
+
+/**
+ * AES-GCM (RFC 5647 §7): the packet length is the AAD, the 12-byte nonce is a 4-byte fixed
+ * field and a 64-bit invocation counter that increments once per packet (§7.1).
+ */
+function aesGcm(crypto: SshCrypto, name: CipherName, key: Uint8Array, initialIv: Uint8Array): PacketCipher {
+  const iv = initialIv.slice();
+  const next = (): void => {
+    for (let i = 11; i >= 4; i--) {
+      iv[i] = (iv[i] + 1) & 0xff;
+      if (iv[i] !== 0) break;
+    }
+  };
+  return {
+    name,
+    blockSize: 16,
+    tagSize: 16,
+    lengthExcluded: true,
+    packetLength: (_sequence, head) => readU32(head, 0),
+    seal(_sequence, plain) {
+      const sealed = crypto.aesGcmSeal(key, iv, plain.subarray(0, LENGTH_SIZE), plain.subarray(LENGTH_SIZE));
+      next();
+      const out = new Uint8Array(LENGTH_SIZE + sealed.length);
+      out.set(plain.subarray(0, LENGTH_SIZE), 0);
+      out.set(sealed, LENGTH_SIZE);
+      return out;
+    },
+    open(_sequence, packet) {
+      const body = crypto.aesGcmOpen(key, iv, packet.subarray(0, LENGTH_SIZE), packet.subarray(LENGTH_SIZE));
+      if (body !== null) next();
+      return body;
+    },
+  };
+}
+
+/**
+ * Frames a payload as a plaintext packet (RFC 4253 §6): length ‖ padding_length ‖ payload ‖
+ * random padding, padded to the cipher's alignment with at least {@link MIN_PADDING} bytes.
+ */
+export function framePacket(cipher: PacketCipher, payload: Uint8Array, random: (count: number) => Uint8Array): Uint8Array {
+  const aligned = 1 + payload.length + (cipher.lengthExcluded ? 0 : LENGTH_SIZE);
+  let padding = cipher.blockSize - (aligned % cipher.blockSize);
+  if (padding < MIN_PADDING) padding += cipher.blockSize;
+  const packetLength = 1 + payload.length + padding;
+  const plain = new Uint8Array(LENGTH_SIZE + packetLength);
+  writeU32(plain, 0, packetLength);
+  plain[4] = padding;
+  plain.set(payload, 5);
+  plain.set(random(padding), 5 + payload.length);
+  return plain;
+}

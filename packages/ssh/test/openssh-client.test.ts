@@ -1,0 +1,122 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createSystemClock, parseIpv4 } from '@morgana/core';
+import { createSocketStack } from '@morgana/socket';
+import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SshServerConnection, generateEd25519Key, parseAuthorizedKeys, serveSshConnection } from '../src/index.js';
+
+const run = promisify(execFile);
+const SSH = '/usr/bin/ssh';
+
+function peerPresent(): boolean {
+  if (existsSync(SSH)) return true;
+  if (process.env.MORGANA_INTEROP === 'required') throw new Error(`${SSH} is required for the SSH interop tests (apt-get install openssh-client)`);
+  console.log(`skipping: ${SSH} is not installed (apt-get install openssh-client)`);
+  return false;
+}
+
+const present = peerPresent();
+
+describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () => {
+  const crypto = createNodeSshCrypto();
+  const stack = createSocketStack();
+  const dir = mkdtempSync(join(tmpdir(), 'morgana-ssh-'));
+  const keyFile = join(dir, 'id_ed25519');
+  const connections: SshServerConnection[] = [];
+  let port = 0;
+  let version = '';
+
+  beforeAll(async () => {
+    version = (await run(SSH, ['-V'])).stderr.trim();
+    console.log(`peer: ${version}`);
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+    const authorized = parseAuthorizedKeys(readFileSync(`${keyFile}.pub`, 'utf8'));
+    const hostKey = generateEd25519Key(crypto);
+    const listener = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        connections.push(
+          serveSshConnection(flow, {
+            crypto,
+            clock: createSystemClock(),
+            hostKey,
+            authorizedKeys: (user) => (user === 'morgana' ? authorized : []),
+          }),
+        );
+      },
+    });
+    while (listener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    port = listener.port;
+  });
+
+  afterAll(async () => {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sshArgs = (cipher: string, command: string): string[] => [
+    '-p',
+    String(port),
+    '-i',
+    keyFile,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-c',
+    cipher,
+    'morgana@127.0.0.1',
+    command,
+  ];
+
+  for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com']) {
+    it(`logs in with an ed25519 key and runs echo over ${cipher}`, async () => {
+      const { stdout } = await run(SSH, sshArgs(cipher, 'echo hello'));
+      expect(stdout).toBe('hello\n');
+    });
+
+    it(`moves 16 MB through cat intact over ${cipher}`, async () => {
+      const data = randomBytes(16 * 1024 * 1024);
+      const child = spawn(SSH, sshArgs(cipher, 'cat'), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const hash = createHash('sha256');
+      let received = 0;
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        received += chunk.length;
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.stdin.end(data);
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(received).toBe(data.length);
+      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    });
+  }
+
+  it('reports exit status 127 and stderr for an unknown command', async () => {
+    const error = await run(SSH, sshArgs('aes128-gcm@openssh.com', 'sh -c true')).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(error).toMatchObject({ code: 127 });
+    expect((error as { stderr: string }).stderr).toContain('command not found');
+  });
+
+  it('refuses a key that is not authorized', async () => {
+    const otherKey = join(dir, 'other');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
+    const args = sshArgs('aes128-gcm@openssh.com', 'echo hello');
+    args[3] = otherKey;
+    await expect(run(SSH, args)).rejects.toMatchObject({ code: 255 });
+  });
+});
