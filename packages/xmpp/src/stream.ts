@@ -1,0 +1,181 @@
+/**
+ * An XML stream over a {@link Flow} (RFC 6120 §4): headers, stanzas, restarts and stream errors.
+ * Reading is pull-based, so nothing reads the underlying flow while STARTTLS swaps it.
+ */
+import type { Flow } from '@morgana/core';
+import { ProtocolError } from '@morgana/core';
+import { XmlStreamParser, type XmlElement, type XmlEvent, type XmlLimits, el, escapeAttr, serialize } from './xml.js';
+
+export const NS_CLIENT = 'jabber:client';
+export const NS_STREAMS = 'http://etherx.jabber.org/streams';
+export const NS_STREAM_ERRORS = 'urn:ietf:params:xml:ns:xmpp-streams';
+export const NS_STANZA_ERRORS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+export const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
+export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
+export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
+export const NS_ROSTER = 'jabber:iq:roster';
+export const NS_PING = 'urn:xmpp:ping';
+export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+
+/** Upgrades a flow to TLS (client or server side, as injected) once `<proceed/>` was exchanged. */
+export type StartTls = (flow: Flow) => Promise<Flow>;
+
+/** A stream error received from the peer (RFC 6120 §4.9). */
+export class StreamError extends ProtocolError {
+  readonly condition: string;
+  constructor(condition: string, text?: string) {
+    super(`XMPP stream error: ${condition}${text ? ` (${text})` : ''}`);
+    this.condition = condition;
+  }
+}
+
+const CONTEXT = { defaultNs: NS_CLIENT, prefixes: new Map([[NS_STREAMS, 'stream']]) };
+const encoder = new TextEncoder();
+
+/** One side of an XML stream. */
+export class XmppStream {
+  private readonly parser: XmlStreamParser;
+  private queue: XmlEvent[] = [];
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    public flow: Flow,
+    limits: Partial<XmlLimits> = {},
+  ) {
+    this.parser = new XmlStreamParser(limits);
+  }
+
+  /** The next event; `null` once the peer closed the flow. Throws `XmlError` on bad XML. */
+  async next(): Promise<XmlEvent | null> {
+    while (this.queue.length === 0) {
+      if (this.ended) return null;
+      const chunk = await this.flow.read();
+      if (chunk === null) {
+        this.ended = true;
+        return null;
+      }
+      this.queue = this.parser.push(chunk);
+    }
+    return this.queue.shift() ?? null;
+  }
+
+  /** The next stanza-level element, failing on stream close or a stream error. */
+  async nextElement(): Promise<XmlElement> {
+    const event = await this.next();
+    if (event === null || event.type === 'stream-close') throw new ProtocolError('the peer closed the stream');
+    if (event.type === 'stream-open') throw new ProtocolError('unexpected stream header');
+    const element = event.element;
+    if (element.name === 'error' && element.ns === NS_STREAMS) throw streamErrorOf(element);
+    return element;
+  }
+
+  /** Sends an element in the stream's namespace context. */
+  send(element: XmlElement): Promise<void> {
+    return this.sendRaw(serialize(element, CONTEXT));
+  }
+
+  sendRaw(text: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.flow.write(encoder.encode(text));
+  }
+
+  /** Sends a stream header (RFC 6120 §4.7). */
+  sendHeader(attrs: Record<string, string | undefined>): Promise<void> {
+    let header = `<?xml version='1.0'?><stream:stream xmlns='${NS_CLIENT}' xmlns:stream='${NS_STREAMS}' version='1.0'`;
+    for (const key of Object.keys(attrs)) {
+      const value = attrs[key];
+      if (value !== undefined) header += ` ${key}='${escapeAttr(value)}'`;
+    }
+    return this.sendRaw(`${header}>`);
+  }
+
+  /** Forgets parser state for a stream restart (RFC 6120 §4.3.3). */
+  restart(): void {
+    this.parser.reset();
+    this.queue = [];
+  }
+
+  /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */
+  async fail(condition: string, message?: string): Promise<void> {
+    const children: XmlElement[] = [el(condition, NS_STREAM_ERRORS)];
+    if (message) children.push(el('text', NS_STREAM_ERRORS, {}, [message]));
+    try {
+      await this.send(el('error', NS_STREAMS, {}, children));
+    } catch {
+      // The flow is already gone; closing below is all that is left to do.
+    }
+    await this.close();
+  }
+
+  /** Sends `</stream:stream>` and closes the flow. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.sendRaw('</stream:stream>');
+    } catch {
+      // Already reset by the peer.
+    }
+    this.closed = true;
+    try {
+      await this.flow.close();
+    } catch {
+      this.flow.abort();
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** Builds the {@link StreamError} a `<stream:error/>` element describes. */
+export function streamErrorOf(element: XmlElement): StreamError {
+  let condition = 'undefined-condition';
+  let message: string | undefined;
+  for (const c of element.children) {
+    if (typeof c === 'string' || c.ns !== NS_STREAM_ERRORS) continue;
+    if (c.name === 'text') message = c.children.filter((t): t is string => typeof t === 'string').join('');
+    else condition = c.name;
+  }
+  return new StreamError(condition, message);
+}
+
+/** The stream error condition a parser error maps to (RFC 6120 §4.9.3). */
+export function conditionForXmlError(reason: string): string {
+  if (reason === 'stanza-size' || reason === 'depth' || reason === 'attribute-size' || reason === 'attribute-count' || reason === 'text-size' || reason === 'name-size') return 'policy-violation';
+  if (reason === 'doctype' || reason === 'entity' || reason === 'processing-instruction') return 'restricted-xml';
+  if (reason === 'invalid-utf8') return 'not-well-formed';
+  return 'not-well-formed';
+}
+
+/** A stanza error reply to `stanza` (RFC 6120 §8.3): addresses swapped, condition inside. */
+export function stanzaError(stanza: XmlElement, type: 'cancel' | 'modify' | 'auth' | 'wait', condition: string, text?: string): XmlElement {
+  const errorChildren: XmlElement[] = [el(condition, NS_STANZA_ERRORS)];
+  if (text) errorChildren.push(el('text', NS_STANZA_ERRORS, {}, [text]));
+  return el(stanza.name, stanza.ns, { id: stanza.attrs.id, to: stanza.attrs.from, from: stanza.attrs.to, type: 'error' }, [el('error', stanza.ns, { type }, errorChildren)]);
+}
+
+/** A stanza error received in an `iq` result (RFC 6120 §8.3). */
+export class StanzaError extends ProtocolError {
+  readonly condition: string;
+  readonly errorType: string;
+  constructor(condition: string, errorType: string, readonly stanza: XmlElement) {
+    super(`XMPP stanza error: ${condition} (${errorType})`);
+    this.condition = condition;
+    this.errorType = errorType;
+  }
+}
+
+/** The {@link StanzaError} described by an error stanza. */
+export function stanzaErrorOf(stanza: XmlElement): StanzaError {
+  for (const c of stanza.children) {
+    if (typeof c === 'string' || c.name !== 'error') continue;
+    for (const d of c.children) {
+      if (typeof d !== 'string' && d.ns === NS_STANZA_ERRORS && d.name !== 'text') return new StanzaError(d.name, c.attrs.type ?? 'cancel', stanza);
+    }
+  }
+  return new StanzaError('undefined-condition', 'cancel', stanza);
+}
