@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '@morgana/core';
 import { acceptConnection, createScript } from './helpers/script.js';
+import type { CongestionControl } from '../src/index.js';
 import type { TcpConfig } from '../src/index.js';
 
 async function setup(config: TcpConfig = {}, options = {}) {
@@ -186,5 +187,36 @@ describe('retransmission (RFC 6298, RFC 5681, RFC 6582, RFC 6675)', () => {
     s.inject({ flags: '.', seq: irs + 1, ack: at(4) });
     s.expectNone();
     expect(flow.info().state).toBe('ESTABLISHED');
+  });
+
+  it('uses a congestion controller factory given in the config', async () => {
+    const calls: { mss: number; sack: boolean | undefined }[] = [];
+    const { s, flow, iss } = await setup(
+      {
+        congestionControl: (options): CongestionControl => {
+          calls.push({ mss: options.mss, sack: options.sack });
+          // A controller that always allows two segments.
+          return {
+            name: 'fixed-two',
+            cwnd: 2 * options.mss,
+            ssthresh: 2 * options.mss,
+            onAck: () => undefined,
+            onEnterRecovery: () => undefined,
+            onRecoveryAck: () => undefined,
+            onExitRecovery: () => undefined,
+            onRetransmitTimeout: () => undefined,
+            onIdleRestart: () => undefined,
+            setMss: () => undefined,
+          };
+        },
+      },
+      { sackPermitted: true },
+    );
+    expect(calls).toEqual([{ mss: 1460, sack: true }]);
+    expect(flow.info().congestionControl).toBe('fixed-two');
+    await flow.write(new Uint8Array(10 * 1460));
+    s.expect({ seq: iss + 1, length: 1460 });
+    s.expect({ seq: iss + 1461, length: 1460 });
+    s.expectNone();
   });
 });
