@@ -20,6 +20,7 @@ export class Headers {
   private readonly fields: string[] = [];
   /** Lower-cased names, parallel to the names in `fields`. */
   private readonly lower: string[] = [];
+  private isFrozen = false;
 
   constructor(init?: Iterable<readonly [string, string]> | Record<string, string>) {
     if (init === undefined) return;
@@ -27,10 +28,32 @@ export class Headers {
     for (const [name, value] of entries) this.append(name, value);
   }
 
+  /**
+   * Makes the fields read-only and returns them. A server may then serialize them once and
+   * reuse the bytes for every response that carries this object (the static handler does).
+   */
+  freeze(): this {
+    this.isFrozen = true;
+    return this;
+  }
+
+  /** True once {@link freeze} was called. */
+  get frozen(): boolean {
+    return this.isFrozen;
+  }
+
   /** Adds a field (keeps any earlier one with the same name). */
   append(name: string, value: string): void {
+    if (this.isFrozen) throw new TypeError('these header fields are frozen (shared between responses): copy them with new Headers(headers)');
     this.fields.push(name, value);
     this.lower.push(lowerName(name));
+  }
+
+  /** {@link append} for a parser that already knows the lower-case name (`lower` must be `lowerName(name)`). */
+  appendField(name: string, lower: string, value: string): void {
+    if (this.isFrozen) throw new TypeError('these header fields are frozen (shared between responses): copy them with new Headers(headers)');
+    this.fields.push(name, value);
+    this.lower.push(lower);
   }
 
   /** Replaces every field of this name by one. */
@@ -40,6 +63,7 @@ export class Headers {
   }
 
   delete(name: string): void {
+    if (this.isFrozen) throw new TypeError('these header fields are frozen (shared between responses): copy them with new Headers(headers)');
     const key = lowerName(name);
     for (let i = this.lower.length - 1; i >= 0; i--) {
       if (this.lower[i] === key) {
@@ -71,6 +95,21 @@ export class Headers {
   /** Number of fields. */
   get size(): number {
     return this.lower.length;
+  }
+
+  /** The name of field `index` as received (0 ≤ index < size): indexed access keeps hot loops free of iterators. */
+  nameAt(index: number): string {
+    return this.fields[2 * index];
+  }
+
+  /** The lower-case name of field `index`. */
+  lowerNameAt(index: number): string {
+    return this.lower[index];
+  }
+
+  /** The value of field `index`. */
+  valueAt(index: number): string {
+    return this.fields[2 * index + 1];
   }
 
   /** Fields as `[name, value]` pairs with names as received. */

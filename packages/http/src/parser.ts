@@ -7,7 +7,8 @@
  * with the status a server should answer (400, 414, 431, 501, 505). Every length is bounded.
  */
 import { MorganaError } from '@morgana/core';
-import { Headers } from './headers.js';
+import { Headers, lowerName } from './headers.js';
+import { KNOWN_NAME_COUNT, knownName, latin1, methodText, TextSlot } from './text.js';
 
 /** A malformed or unacceptable message, with the status code to answer it with. */
 export class HttpError extends MorganaError {
@@ -94,16 +95,13 @@ FIELD_VALUE[0x09] = 1;
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
 
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let text = '';
-  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
-  return text;
-}
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** An incremental parser for a stream of messages of one kind. */
 export class HttpParser {
   private state = State.Head;
-  private buffer = new Uint8Array(0);
+  private buffer: Uint8Array = EMPTY;
+  private isPaused = false;
   private remaining = 0;
   private head: MessageHead | undefined;
   private noBodyNext = false;
@@ -114,6 +112,9 @@ export class HttpParser {
   private readonly maxBytes: number;
   private readonly maxChunkLine: number;
   private readonly maxEmpty: number;
+  /** Strings of the last value of each known header name, and of the last request target. */
+  private readonly valueSlots: (TextSlot | undefined)[] = new Array<TextSlot | undefined>(KNOWN_NAME_COUNT);
+  private readonly targetSlot = new TextSlot();
 
   constructor(
     readonly kind: 'request' | 'response',
@@ -137,6 +138,29 @@ export class HttpParser {
     return this.state === State.Head && this.buffer.length === 0;
   }
 
+  /** True while {@link pause} holds the parser: input is buffered, not parsed. */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /**
+   * Stops parsing after the current callback: what follows stays buffered until {@link resume}.
+   * A server calls it when enough pipelined requests wait, so one read cannot queue thousands.
+   */
+  pause(): void {
+    this.isPaused = true;
+  }
+
+  /** Parses what {@link pause} held back (the handler is called synchronously). */
+  resume(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    if (this.buffer.length === 0 || this.state === State.Dead) return;
+    const input = this.buffer;
+    this.buffer = EMPTY;
+    this.feed(input);
+  }
+
   /** Feeds bytes; the handler is called synchronously for what they complete. */
   push(chunk: Uint8Array): void {
     if (this.state === State.Dead) return;
@@ -146,14 +170,22 @@ export class HttpParser {
       joined.set(this.buffer);
       joined.set(chunk, this.buffer.length);
       input = joined;
-      this.buffer = new Uint8Array(0);
+      this.buffer = EMPTY;
     }
+    if (this.isPaused) {
+      this.buffer = input === chunk ? chunk.slice() : input;
+      return;
+    }
+    this.feed(input);
+  }
+
+  private feed(input: Uint8Array): void {
     try {
       const used = this.run(input);
       if (used < input.length && !this.dead()) this.buffer = input.slice(used);
     } catch (error) {
       this.state = State.Dead;
-      this.buffer = new Uint8Array(0);
+      this.buffer = EMPTY;
       this.handler.onError(error instanceof HttpError ? error : new HttpError(400, (error as Error).message));
     }
   }
@@ -173,7 +205,7 @@ export class HttpParser {
 
   private run(input: Uint8Array): number {
     let offset = 0;
-    while (offset < input.length && !this.dead()) {
+    while (offset < input.length && !this.dead() && !this.isPaused) {
       switch (this.state) {
         case State.Head: {
           const end = this.findHeadEnd(input, offset);
@@ -268,11 +300,15 @@ export class HttpParser {
     if (trailers && input.length - start >= 2 && input[start] === 13 && input[start + 1] === 10) return start + 2;
     const limit = (trailers ? 0 : this.maxStart) + this.maxBytes + 4;
     const stop = Math.min(input.length, start + limit);
-    for (let i = start + this.scanned; i + 3 < stop; i++) {
-      if (input[i + 3] === 10 && input[i + 2] === 13 && input[i + 1] === 10 && input[i] === 13) {
+    // The section ends with CRLF CRLF: look at each LF (native search) rather than at each octet.
+    for (let i = start + this.scanned; ; ) {
+      const lf = input.indexOf(10, i);
+      if (lf < 0 || lf >= stop) break;
+      if (lf - 3 >= start && input[lf - 1] === 13 && input[lf - 2] === 10 && input[lf - 3] === 13) {
         this.scanned = 0;
-        return i + 4;
+        return lf + 1;
       }
+      i = lf + 1;
     }
     this.scanned = Math.max(0, stop - start - 3);
     if (input.length - start >= limit) {
@@ -352,7 +388,15 @@ export class HttpParser {
       bytes += i - nameStart;
       if (headers.size >= this.maxCount) throw new HttpError(431, `more than ${this.maxCount} header fields`);
       if (bytes > this.maxBytes) throw new HttpError(431, 'header section too large');
-      headers.append(latin1(input, nameStart, nameEnd), latin1(input, valueStart, valueEnd));
+      const known = knownName(input, nameStart, nameEnd);
+      if (known === undefined) {
+        const name = latin1(input, nameStart, nameEnd);
+        headers.appendField(name, lowerName(name), latin1(input, valueStart, valueEnd));
+      } else {
+        // A client repeats most values on every request of a connection: reuse the strings.
+        const slot = (this.valueSlots[known.id] ??= new TextSlot());
+        headers.appendField(known.name, known.lower, slot.get(input, valueStart, valueEnd));
+      }
     }
   }
 
@@ -372,16 +416,49 @@ export class HttpParser {
     let i = start;
     while (i < end && TOKEN[input[i]]) i++;
     if (i === start || input[i] !== 0x20) throw new HttpError(400, 'malformed request line');
-    const method = latin1(input, start, i);
+    const method = methodText(input, start, i);
     const targetStart = ++i;
     while (i < end && TARGET[input[i]]) i++;
     if (i === targetStart || input[i] !== 0x20) throw new HttpError(400, 'malformed request target');
-    const target = latin1(input, targetStart, i);
+    const target = this.targetSlot.get(input, targetStart, i);
     const minorVersion = this.version(input, i + 1, end);
-    const hosts = headers.getAll('host');
+    // The fields that frame the message and the connection, in one pass.
+    let hosts = 0;
+    let lengths: string[] | undefined;
+    let codings: string[] | undefined;
+    let close = false;
+    let keepAlive = false;
+    let expectContinue = false;
+    for (let f = 0; f < headers.size; f++) {
+      switch (headers.lowerNameAt(f)) {
+        case 'host':
+          hosts++;
+          break;
+        case 'content-length':
+          (lengths ??= []).push(headers.valueAt(f));
+          break;
+        case 'transfer-encoding':
+          (codings ??= []).push(headers.valueAt(f));
+          break;
+        case 'connection': {
+          const value = headers.valueAt(f);
+          if (value === 'keep-alive') keepAlive = true;
+          else if (value === 'close') close = true;
+          else {
+            close ||= listHas(value, 'close');
+            keepAlive ||= listHas(value, 'keep-alive');
+          }
+          break;
+        }
+        case 'expect':
+          expectContinue ||= listHas(headers.valueAt(f), '100-continue');
+          break;
+      }
+    }
     // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request.
-    if ((minorVersion >= 1 && hosts.length !== 1) || hosts.length > 1) throw new HttpError(400, 'an HTTP/1.1 request needs exactly one Host header');
-    const { bodyKind, contentLength } = this.requestBody(headers, minorVersion);
+    if ((minorVersion >= 1 && hosts !== 1) || hosts > 1) throw new HttpError(400, 'an HTTP/1.1 request needs exactly one Host header');
+    const bodyKind = requestBodyKind(codings, lengths, minorVersion);
+    const contentLength = bodyKind === 'length' ? contentLengthOf(lengths as string[]) : 0;
     return {
       method,
       target,
@@ -391,28 +468,10 @@ export class HttpParser {
       headers,
       bodyKind,
       contentLength,
-      keepAlive: persistent(headers, minorVersion),
-      expectContinue: minorVersion >= 1 && headers.hasToken('expect', '100-continue'),
+      // RFC 9112 §9.3: 1.1 persists unless `close`; 1.0 only with `keep-alive`.
+      keepAlive: !close && (minorVersion >= 1 || keepAlive),
+      expectContinue: minorVersion >= 1 && expectContinue,
     };
-  }
-
-  private requestBody(headers: Headers, minorVersion: number): { bodyKind: BodyKind; contentLength: number } {
-    const codings = headers.getAll('transfer-encoding');
-    const lengths = headers.getAll('content-length');
-    if (codings.length > 0) {
-      // RFC 9112 §6.1 and §6.3: both framings at once is how requests are smuggled; refuse.
-      if (lengths.length > 0) throw new HttpError(400, 'both Transfer-Encoding and Content-Length');
-      if (minorVersion === 0) throw new HttpError(400, 'Transfer-Encoding in an HTTP/1.0 request');
-      const list = codings.flatMap((value) => value.split(',')).map((item) => item.trim().toLowerCase());
-      if (list[list.length - 1] !== 'chunked') throw new HttpError(400, 'the final transfer coding must be chunked (RFC 9112 §6.3)');
-      if (list.length !== 1) throw new HttpError(501, `unsupported transfer coding ${list.slice(0, -1).join(', ')}`);
-      return { bodyKind: 'chunked', contentLength: 0 };
-    }
-    if (lengths.length > 0) {
-      const length = contentLengthOf(lengths);
-      return { bodyKind: length === 0 ? 'none' : 'length', contentLength: length };
-    }
-    return { bodyKind: 'none', contentLength: 0 };
   }
 
   private responseHead(input: Uint8Array, start: number, end: number, headers: Headers): MessageHead {
@@ -462,6 +521,27 @@ export class HttpParser {
         return;
     }
   }
+}
+
+/** How a request's body is delimited (RFC 9112 §6.3), from its Transfer-Encoding and Content-Length values. */
+function requestBodyKind(codings: string[] | undefined, lengths: string[] | undefined, minorVersion: number): BodyKind {
+  if (codings !== undefined) {
+    // RFC 9112 §6.1 and §6.3: both framings at once is how requests are smuggled; refuse.
+    if (lengths !== undefined) throw new HttpError(400, 'both Transfer-Encoding and Content-Length');
+    if (minorVersion === 0) throw new HttpError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    const list = codings.flatMap((value) => value.split(',')).map((item) => item.trim().toLowerCase());
+    if (list[list.length - 1] !== 'chunked') throw new HttpError(400, 'the final transfer coding must be chunked (RFC 9112 §6.3)');
+    if (list.length !== 1) throw new HttpError(501, `unsupported transfer coding ${list.slice(0, -1).join(', ')}`);
+    return 'chunked';
+  }
+  if (lengths !== undefined) return contentLengthOf(lengths) === 0 ? 'none' : 'length';
+  return 'none';
+}
+
+/** True when a comma-separated list (RFC 9110 §5.6.1) holds `token`, case-insensitively. */
+function listHas(value: string, token: string): boolean {
+  for (const item of value.split(',')) if (item.trim().toLowerCase() === token) return true;
+  return false;
 }
 
 /**

@@ -34,9 +34,15 @@ export interface StaticOptions {
   readonly cacheFileLimit?: number;
   /** Total bytes kept in that memory cache; default 64 MiB. */
   readonly cacheTotalLimit?: number;
+  /** Files (and variants) whose validators and headers are kept; default 10 000. */
+  readonly cacheEntryLimit?: number;
   /** Serve `.br`/`.gz` siblings to clients that accept them; default true. */
   readonly precompressed?: boolean;
 }
+
+const SLASH = 0x2f;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 
 /** Content types by extension. */
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -64,15 +70,25 @@ export function contentTypeOf(path: string): string {
  * refused rather than resolved, so nothing can climb out of the root.
  */
 export function safePath(requestPath: string): string | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(requestPath);
-  } catch {
-    return undefined;
+  let decoded = requestPath;
+  if (requestPath.includes('%')) {
+    try {
+      decoded = decodeURIComponent(requestPath);
+    } catch {
+      return undefined;
+    }
   }
-  if (!decoded.startsWith('/') || decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  const segments = decoded.split('/').slice(1);
-  for (const segment of segments) if (segment === '.' || segment === '..') return undefined;
+  if (decoded.charCodeAt(0) !== SLASH) return undefined;
+  for (let i = 0; i < decoded.length; i++) {
+    const c = decoded.charCodeAt(i);
+    if (c === 0 || c === BACKSLASH) return undefined;
+    // A segment starts after each slash: refuse "." and "..".
+    if (c === SLASH && decoded.charCodeAt(i + 1) === DOT) {
+      const next = decoded.charCodeAt(i + 2);
+      if (next === SLASH || i + 2 === decoded.length) return undefined;
+      if (next === DOT && (decoded.charCodeAt(i + 3) === SLASH || i + 3 === decoded.length)) return undefined;
+    }
+  }
   return decoded.slice(1);
 }
 
@@ -122,43 +138,148 @@ export function parseRange(header: string, size: number): { start: number; end: 
   return { start, end: last + 1 };
 }
 
-/** Serves a site from `source`. */
+/** What is kept per file (per variant): its validators and serialized-once headers, maybe its bytes. */
+interface Entry {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly etag: string;
+  /** mtime truncated to the second, as Last-Modified and HTTP dates carry it. */
+  readonly modifiedSecond: number;
+  /** The 200 answer's fields, Content-Length included (frozen: the server caches their bytes). */
+  readonly full: Headers;
+  /** The fields a 304 repeats (RFC 9110 §15.4.5): no Content-Length. */
+  readonly validators: Headers;
+  bytes: Uint8Array | undefined;
+}
+
+/** The request fields the handler looks at, gathered in one pass. */
+interface Conditions {
+  acceptEncoding: string | undefined;
+  ifNoneMatch: string | undefined;
+  ifModifiedSince: string | undefined;
+  range: string | undefined;
+  ifRange: string | undefined;
+}
+
+/** Bits of the codings a client accepts, for the variants we may serve. */
+const BROTLI = 1;
+const GZIP = 2;
+/** Distinct Accept-Encoding values whose reading is remembered (clients send few). */
+const ACCEPT_CACHE_LIMIT = 64;
+
+function conditionsOf(headers: Headers): Conditions {
+  const found: Conditions = { acceptEncoding: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, range: undefined, ifRange: undefined };
+  for (let i = 0; i < headers.size; i++) {
+    switch (headers.lowerNameAt(i)) {
+      case 'accept-encoding':
+        found.acceptEncoding ??= headers.valueAt(i);
+        break;
+      case 'if-none-match':
+        found.ifNoneMatch ??= headers.valueAt(i);
+        break;
+      case 'if-modified-since':
+        found.ifModifiedSince ??= headers.valueAt(i);
+        break;
+      case 'range':
+        found.range ??= headers.valueAt(i);
+        break;
+      case 'if-range':
+        found.ifRange ??= headers.valueAt(i);
+        break;
+    }
+  }
+  return found;
+}
+
+function plainText(status: number, body: string, extra: Record<string, string> = {}): HttpResponse {
+  return { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...extra }, body };
+}
+
+const METHOD_NOT_ALLOWED = plainText(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+const BAD_PATH = plainText(400, 'bad path\n');
+const NOT_FOUND = plainText(404, 'not found\n');
+
+/**
+ * Serves a site from `source`. Every request stats its file, so changes show at once; what
+ * was derived from a file (validators, headers, small files' bytes) is kept while its size
+ * and modification time stay the same.
+ */
 export function createStaticHandler(source: FileSource, options: StaticOptions = {}): HttpHandler {
   const index = options.index ?? 'index.html';
   const cacheControl = options.cacheControl ?? 'public, max-age=0, must-revalidate';
   const fileLimit = options.cacheFileLimit ?? 1024 * 1024;
   const totalLimit = options.cacheTotalLimit ?? 64 * 1024 * 1024;
+  const entryLimit = options.cacheEntryLimit ?? 10_000;
   const precompressed = options.precompressed ?? true;
-  const memory = new Map<string, { mtimeMs: number; bytes: Uint8Array }>();
+  const entries = new Map<string, Entry>();
   let memoryBytes = 0;
+  const acceptCache = new Map<string, number>();
 
-  const readAll = async (path: string, info: FileInfo): Promise<Uint8Array> => {
-    const cached = memory.get(path);
-    if (cached !== undefined && cached.mtimeMs === info.mtimeMs && cached.bytes.length === info.size) return cached.bytes;
-    const bytes = await source.read(path, 0, info.size);
-    if (info.size <= fileLimit) {
-      if (cached !== undefined) memoryBytes -= cached.bytes.length;
-      while (memoryBytes + bytes.length > totalLimit && memory.size > 0) {
-        const [oldest, entry] = memory.entries().next().value as [string, { bytes: Uint8Array }];
-        memory.delete(oldest);
-        memoryBytes -= entry.bytes.length;
+  const acceptedCodings = (acceptEncoding: string): number => {
+    let codings = acceptCache.get(acceptEncoding);
+    if (codings === undefined) {
+      codings = (accepts(acceptEncoding, 'br') ? BROTLI : 0) | (accepts(acceptEncoding, 'gzip') ? GZIP : 0);
+      if (acceptCache.size >= ACCEPT_CACHE_LIMIT) acceptCache.clear();
+      acceptCache.set(acceptEncoding, codings);
+    }
+    return codings;
+  };
+
+  const forget = (path: string, entry: Entry): void => {
+    entries.delete(path);
+    if (entry.bytes !== undefined) memoryBytes -= entry.bytes.length;
+  };
+
+  /** The entry for a file variant as `info` describes it now. */
+  const entryFor = (variantPath: string, path: string, info: FileInfo, encoding: string): Entry => {
+    const known = entries.get(variantPath);
+    if (known !== undefined) {
+      if (known.mtimeMs === info.mtimeMs && known.size === info.size) return known;
+      forget(variantPath, known);
+    }
+    const etag = etagOf(info, encoding);
+    const validators = new Headers([
+      ['Content-Type', contentTypeOf(path)],
+      ['ETag', etag],
+      ['Last-Modified', formatHttpDate(info.mtimeMs)],
+      ['Cache-Control', cacheControl],
+      ['Accept-Ranges', 'bytes'],
+    ]);
+    if (precompressed) validators.append('Vary', 'Accept-Encoding');
+    if (encoding !== '') validators.append('Content-Encoding', encoding);
+    const full = new Headers(validators);
+    full.append('Content-Length', String(info.size));
+    const entry: Entry = { size: info.size, mtimeMs: info.mtimeMs, etag, modifiedSecond: Math.floor(info.mtimeMs / 1000) * 1000, full: full.freeze(), validators: validators.freeze(), bytes: undefined };
+    while (entries.size >= entryLimit) {
+      const [oldest, old] = entries.entries().next().value as [string, Entry];
+      forget(oldest, old);
+    }
+    entries.set(variantPath, entry);
+    return entry;
+  };
+
+  /** A small file's bytes, from memory once read (within the memory budget). */
+  const bytesOf = async (variantPath: string, entry: Entry): Promise<Uint8Array> => {
+    if (entry.bytes !== undefined) return entry.bytes;
+    const bytes = await source.read(variantPath, 0, entry.size);
+    // The file may have changed while it was read: keep the bytes only if the entry is still current.
+    if (bytes.length === entry.size && entries.get(variantPath) === entry && entry.bytes === undefined) {
+      for (const [path, old] of entries) {
+        if (memoryBytes + bytes.length <= totalLimit) break;
+        if (old !== entry) forget(path, old);
       }
-      memory.set(path, { mtimeMs: info.mtimeMs, bytes });
-      memoryBytes += bytes.length;
+      if (memoryBytes + bytes.length <= totalLimit) {
+        entry.bytes = bytes;
+        memoryBytes += bytes.length;
+      }
     }
     return bytes;
   };
 
-  const text = (status: number, body: string, extra: Record<string, string> = {}): HttpResponse => ({
-    status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8', ...extra },
-    body,
-  });
-
   return async (request: HttpRequest): Promise<HttpResponse> => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && request.method !== 'HEAD') return METHOD_NOT_ALLOWED;
     let path = safePath(request.path);
-    if (path === undefined) return text(400, 'bad path\n');
+    if (path === undefined) return BAD_PATH;
     let info = await source.stat(path);
     if (info?.isDirectory === true) {
       if (!request.path.endsWith('/')) {
@@ -168,15 +289,15 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
       path = path === '' ? index : `${path.replace(/\/$/, '')}/${index}`;
       info = await source.stat(path);
     }
-    if (info === undefined || info.isDirectory) return text(404, 'not found\n');
-    const type = contentTypeOf(path);
+    if (info === undefined || info.isDirectory) return NOT_FOUND;
+    const conditions = conditionsOf(request.headers);
     // Pick a precompressed variant the client accepts (RFC 9110 §12.5.3).
     let variantPath = path;
     let encoding = '';
-    if (precompressed) {
-      const accept = request.headers.get('accept-encoding') ?? '';
-      for (const [name, suffix] of [['br', '.br'], ['gzip', '.gz']] as const) {
-        if (!accepts(accept, name)) continue;
+    if (precompressed && conditions.acceptEncoding !== undefined) {
+      const codings = acceptedCodings(conditions.acceptEncoding);
+      for (const [bit, name, suffix] of VARIANTS) {
+        if ((codings & bit) === 0) continue;
         const variant = await source.stat(path + suffix);
         if (variant !== undefined && !variant.isDirectory) {
           variantPath = path + suffix;
@@ -186,47 +307,44 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
         }
       }
     }
-    const etag = etagOf(info, encoding);
-    const lastModified = formatHttpDate(info.mtimeMs);
-    const headers = new Headers([
-      ['Content-Type', type],
-      ['ETag', etag],
-      ['Last-Modified', lastModified],
-      ['Cache-Control', cacheControl],
-      ['Accept-Ranges', 'bytes'],
-    ]);
-    if (precompressed) headers.append('Vary', 'Accept-Encoding');
-    if (encoding !== '') headers.append('Content-Encoding', encoding);
+    const entry = entryFor(variantPath, path, info, encoding);
     // Conditional requests (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
-    const ifNoneMatch = request.headers.get('if-none-match');
-    if (ifNoneMatch !== undefined) {
-      if (noneMatch(ifNoneMatch, etag)) return { status: 304, headers };
-    } else {
-      const since = parseHttpDate(request.headers.get('if-modified-since') ?? '');
-      if (since !== undefined && Math.floor(info.mtimeMs / 1000) * 1000 <= since) return { status: 304, headers };
+    if (conditions.ifNoneMatch !== undefined) {
+      if (noneMatch(conditions.ifNoneMatch, entry.etag)) return { status: 304, headers: entry.validators };
+    } else if (conditions.ifModifiedSince !== undefined) {
+      const since = parseHttpDate(conditions.ifModifiedSince);
+      if (since !== undefined && entry.modifiedSecond <= since) return { status: 304, headers: entry.validators };
     }
-    const rangeHeader = request.headers.get('range');
-    const ifRange = request.headers.get('if-range');
-    const rangeApplies = rangeHeader !== undefined && (ifRange === undefined || ifRange.trim() === etag || parseHttpDate(ifRange) === Math.floor(info.mtimeMs / 1000) * 1000);
-    if (rangeApplies) {
-      const range = parseRange(rangeHeader, info.size);
-      if (range === 'unsatisfiable') {
-        headers.append('Content-Range', `bytes */${info.size}`);
-        return { status: 416, headers, body: '' };
-      }
-      if (range !== undefined) {
-        headers.append('Content-Range', `bytes ${range.start}-${range.end - 1}/${info.size}`);
-        const bytes = request.method === 'HEAD' ? new Uint8Array(0) : info.size <= fileLimit ? (await readAll(variantPath, info)).subarray(range.start, range.end) : await source.read(variantPath, range.start, range.end);
-        headers.append('Content-Length', String(range.end - range.start));
-        return { status: 206, headers, body: bytes };
+    if (conditions.range !== undefined) {
+      const ifRange = conditions.ifRange;
+      // RFC 9110 §13.1.5: a range applies only to the representation the client already has.
+      if (ifRange === undefined || ifRange.trim() === entry.etag || parseHttpDate(ifRange) === entry.modifiedSecond) {
+        const range = parseRange(conditions.range, entry.size);
+        if (range === 'unsatisfiable') {
+          const headers = new Headers(entry.validators);
+          headers.append('Content-Range', `bytes */${entry.size}`);
+          return { status: 416, headers, body: '' };
+        }
+        if (range !== undefined) {
+          const headers = new Headers(entry.validators);
+          headers.append('Content-Range', `bytes ${range.start}-${range.end - 1}/${entry.size}`);
+          headers.append('Content-Length', String(range.end - range.start));
+          if (request.method === 'HEAD') return { status: 206, headers };
+          const body = entry.size <= fileLimit ? (await bytesOf(variantPath, entry)).subarray(range.start, range.end) : await source.read(variantPath, range.start, range.end);
+          return { status: 206, headers, body };
+        }
       }
     }
-    headers.append('Content-Length', String(info.size));
-    if (request.method === 'HEAD') return { status: 200, headers };
-    if (info.size <= fileLimit) return { status: 200, headers, body: await readAll(variantPath, info) };
-    return { status: 200, headers, body: streamFile(source, variantPath, info.size) };
+    if (request.method === 'HEAD') return { status: 200, headers: entry.full };
+    if (entry.size <= fileLimit) return { status: 200, headers: entry.full, body: entry.bytes ?? (await bytesOf(variantPath, entry)) };
+    return { status: 200, headers: entry.full, body: streamFile(source, variantPath, entry.size) };
   };
 }
+
+const VARIANTS = [
+  [BROTLI, 'br', '.br'],
+  [GZIP, 'gzip', '.gz'],
+] as const;
 
 /** Reads a large file in pieces so it is never wholly in memory. */
 async function* streamFile(source: FileSource, path: string, size: number): AsyncGenerator<Uint8Array> {
@@ -244,7 +362,7 @@ export function createMemorySource(files: ReadonlyMap<string, Uint8Array> | Read
   }
   return {
     async stat(path) {
-      const clean = path.replace(/\/$/, '');
+      const clean = path.endsWith('/') ? path.slice(0, -1) : path;
       const file = map.get(clean);
       if (file !== undefined) return { size: file.length, mtimeMs, isDirectory: false };
       if (directories.has(clean)) return { size: 0, mtimeMs, isDirectory: true };
