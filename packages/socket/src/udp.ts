@@ -44,6 +44,28 @@ function checkPort(port: number, what: string): void {
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new AddressError(`not a UDP ${what}: ${port}`);
 }
 
+/**
+ * The counters every datagram touches, as plain fields (the hot path), with the rarer ones
+ * in a {@link CounterSet}; `snapshot()` shows them together.
+ */
+class UdpCounters {
+  txDatagrams = 0;
+  txBytes = 0;
+  rxDatagrams = 0;
+  rxBytes = 0;
+  readonly other = new CounterSet();
+
+  snapshot(): Counters {
+    return {
+      ...this.other.snapshot(),
+      'tx-datagrams': this.txDatagrams,
+      'tx-bytes': this.txBytes,
+      'rx-datagrams': this.rxDatagrams,
+      'rx-bytes': this.rxBytes,
+    };
+  }
+}
+
 interface Waiter {
   readonly resolve: (datagram: UdpDatagram) => void;
   readonly reject: (error: Error) => void;
@@ -52,8 +74,12 @@ interface Waiter {
 class SocketUdpSocket implements UdpSocket {
   readonly localAddress: Ipv4Address;
   readonly localPort: number;
-  private readonly counters = new CounterSet();
+  private readonly counters = new UdpCounters();
   private readonly queue: UdpDatagram[] = [];
+  // The last peer address seen, parsed: a server mostly hears from the same few peers, and
+  // Node gives each datagram's source as text.
+  private lastSourceText = '';
+  private lastSource = IPV4_ANY;
   private queueHead = 0;
   private queueBytes = 0;
   private readonly waiters: Waiter[] = [];
@@ -151,25 +177,39 @@ class SocketUdpSocket implements UdpSocket {
 
   private transmit(buffer: Buffer, address: Ipv4Address, port: number): boolean {
     try {
-      this.socket.send(buffer, port, formatIpv4(address), this.onSent);
+      this.socket.send(buffer, port, this.layer.addressText(address), this.onSent);
     } catch (error) {
       this.count(`send-${toMorganaError(error).code.toLowerCase()}`);
       return false;
     }
-    this.count('tx-datagrams');
-    this.count('tx-bytes', buffer.length);
+    const socketCounters = this.counters;
+    const layerCounters = this.layer.counters;
+    socketCounters.txDatagrams++;
+    socketCounters.txBytes += buffer.length;
+    layerCounters.txDatagrams++;
+    layerCounters.txBytes += buffer.length;
     return true;
   }
 
   private deliver(message: Buffer, remote: dgram.RemoteInfo): void {
     if (this.closed) return;
-    const address = ipv4FromNode(remote.address);
-    if (address === undefined) {
-      this.count('bad-source');
-      return;
+    let address = this.lastSource;
+    if (remote.address !== this.lastSourceText) {
+      const parsed = ipv4FromNode(remote.address);
+      if (parsed === undefined) {
+        this.count('bad-source');
+        return;
+      }
+      address = parsed;
+      this.lastSource = parsed;
+      this.lastSourceText = remote.address;
     }
-    this.count('rx-datagrams');
-    this.count('rx-bytes', message.length);
+    const socketCounters = this.counters;
+    const layerCounters = this.layer.counters;
+    socketCounters.rxDatagrams++;
+    socketCounters.rxBytes += message.length;
+    layerCounters.rxDatagrams++;
+    layerCounters.rxBytes += message.length;
     // Node allocates a fresh buffer per datagram, so it is already the caller's own copy.
     // Node does not report a datagram's destination address (no IP_PKTINFO): the bound
     // address stands in for it, 0.0.0.0 for a socket bound to every address.
@@ -239,14 +279,17 @@ class SocketUdpSocket implements UdpSocket {
   }
 
   private count(name: string, by = 1): void {
-    this.counters.add(name, by);
-    this.layer.counters.add(name, by);
+    this.counters.other.add(name, by);
+    this.layer.counters.other.add(name, by);
   }
 }
 
 /** The socket stack's UDP layer. */
 export class SocketUdp implements Udp {
-  readonly counters = new CounterSet();
+  readonly counters = new UdpCounters();
+  // The last destination formatted for Node: replies mostly go to the same few peers.
+  private lastAddress = -1;
+  private lastAddressText = '';
   private readonly sockets = new Set<SocketUdpSocket>();
   private closed = false;
 
@@ -270,7 +313,7 @@ export class SocketUdp implements Udp {
     socket.off('error', onError);
     if (failure !== undefined) {
       socket.close();
-      this.counters.add('bind-errors');
+      this.counters.other.add('bind-errors');
       throw toMorganaError(failure);
     }
     if (options.broadcast === true) socket.setBroadcast(true);
@@ -281,6 +324,15 @@ export class SocketUdp implements Udp {
 
   stats(): Counters {
     return this.counters.snapshot();
+  }
+
+  /** `address` as Node wants it, dotted-quad text. */
+  addressText(address: Ipv4Address): string {
+    if (address !== this.lastAddress) {
+      this.lastAddress = address;
+      this.lastAddressText = formatIpv4(address);
+    }
+    return this.lastAddressText;
   }
 
   /** Called by a socket as it closes. */
