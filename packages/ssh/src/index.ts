@@ -9,6 +9,7 @@ export {
   ED25519,
   ed25519Key,
   generateEd25519Key,
+  blobAlgorithm,
   verifySignature,
   parseAuthorizedKeys,
   isAuthorizedKey,
@@ -18,3 +19,4 @@ export {
 export { SshTransport, createTransport, type TransportConfig, type TransportDeps, type TransportRole, type TransportHandler, TRANSPORT_DEFAULTS } from './transport.js';
 export { SshChannel, SshConnection, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
 export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';
+export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult } from './client.js';

@@ -328,7 +328,7 @@ export class SshTransport {
       if (this.inBuffer.length < LENGTH_SIZE) return null;
       const length = cipher.packetLength(this.receiveSequence, this.inBuffer);
       const aligned = cipher.lengthExcluded ? length : length + LENGTH_SIZE;
-      if (length > this.config.maxPacketLength || length < MIN_PADDING + 1 + 4) {
+      if (length > this.config.maxPacketLength || length < MIN_PADDING + 2) {
         throw new DecodeError('bad-packet-length', `packet length ${length} is outside the limits`);
       }
       if (aligned % cipher.blockSize !== 0) throw new DecodeError('bad-packet-length', 'packet length is not a multiple of the block size');
@@ -346,7 +346,7 @@ export class SshTransport {
     }
     this.receiveSequence = (this.receiveSequence + 1) >>> 0;
     const padding = body[0];
-    if (padding < MIN_PADDING || padding + 1 >= body.length + 1) throw new DecodeError('bad-padding', 'bad padding length');
+    if (padding < MIN_PADDING || padding >= body.length) throw new DecodeError('bad-padding', 'bad padding length');
     const payloadLength = body.length - 1 - padding;
     if (payloadLength < 1) throw new DecodeError('empty-payload', 'packet carries no message number');
     this.countBytes(total);

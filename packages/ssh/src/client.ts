@@ -1,0 +1,163 @@
+/** An SSH client: authentication (RFC 4252) and sessions, exec and direct-tcpip (RFC 4254). */
+import { type Clock, ConnectionReset, DecodeError, type Flow, ProtocolError, concatBytes, utf8Decode } from '@morgana/core';
+import { type ChannelConfig, type SshChannel, SshConnection } from './channel.js';
+import type { SshCrypto } from './crypto.js';
+import type { SshPrivateKey } from './keys.js';
+import { DISCONNECT, MSG } from './messages.js';
+import { type SshTransport, type TransportConfig, createTransport } from './transport.js';
+import { type SshWriter, encode } from './wire.js';
+
+/** Client settings. */
+export interface SshClientOptions {
+  readonly crypto: SshCrypto;
+  readonly clock: Clock;
+  readonly user: string;
+  /** A key for publickey authentication (tried first). */
+  readonly privateKey?: SshPrivateKey;
+  /** A password for password authentication (tried after the key). */
+  readonly password?: string;
+  /** Decides whether to trust the server's host key (RFC 4251 §4.1); required, no default trust. */
+  readonly verifyHostKey: (algorithm: string, blob: Uint8Array) => boolean;
+  readonly transport?: Partial<TransportConfig>;
+  readonly channels?: Partial<ChannelConfig>;
+}
+
+/** The result of {@link SshClient.exec}. */
+export interface ExecResult {
+  readonly stdout: Uint8Array;
+  readonly stderr: Uint8Array;
+  /** The exit status, or undefined when the server sent none. */
+  readonly exitStatus: number | undefined;
+}
+
+/** An authenticated client connection. */
+export interface SshClient {
+  readonly transport: SshTransport;
+  readonly connection: SshConnection;
+  /** Opens a session channel and starts `command`; the channel carries its stdin/stdout. */
+  startExec(command: string): Promise<SshChannel>;
+  /** Runs `command`, sends `stdin` (then EOF), and collects its output and exit status. */
+  exec(command: string, stdin?: Uint8Array): Promise<ExecResult>;
+  /** Opens a direct-tcpip channel to `host:port` through the server (RFC 4254 §7.2). */
+  forward(host: string, port: number): Promise<SshChannel>;
+  close(): Promise<void>;
+}
+
+/** Connects over `flow`: key exchange, then authentication; rejects if no method succeeds. */
+export async function connectSsh(flow: Flow, options: SshClientOptions): Promise<SshClient> {
+  const transport = createTransport(flow, { role: 'client', verifyHostKey: options.verifyHostKey }, { crypto: options.crypto, clock: options.clock }, options.transport);
+  const connection = new SshConnection(transport, options.channels);
+  const inbox: Uint8Array[] = [];
+  let waiter: { resolve: (payload: Uint8Array) => void; reject: (error: Error) => void } | undefined;
+  let authenticated = false;
+  let closedError: Error | undefined;
+  transport.handler = {
+    onMessage(payload) {
+      if (authenticated) {
+        try {
+          connection.handle(payload);
+        } catch (error) {
+          if (error instanceof DecodeError || error instanceof ProtocolError) {
+            void transport.disconnect(DISCONNECT.PROTOCOL_ERROR, error.message);
+            return;
+          }
+          throw error;
+        }
+        return;
+      }
+      if (payload[0] === MSG.USERAUTH_BANNER) return;
+      if (waiter) {
+        const current = waiter;
+        waiter = undefined;
+        current.resolve(payload);
+      } else {
+        inbox.push(payload);
+      }
+    },
+    onClose(error) {
+      closedError = error ?? new ConnectionReset('SSH connection closed');
+      connection.fail(closedError);
+      waiter?.reject(closedError);
+      waiter = undefined;
+    },
+  };
+  const next = (): Promise<Uint8Array> => {
+    const queued = inbox.shift();
+    if (queued) return Promise.resolve(queued);
+    if (closedError) return Promise.reject(closedError);
+    return new Promise((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+  };
+
+  await transport.start();
+  await transport.send(encode((w) => w.u8(MSG.SERVICE_REQUEST).string('ssh-userauth')));
+  const accept = await next();
+  if (accept[0] !== MSG.SERVICE_ACCEPT) throw new ProtocolError('server refused the ssh-userauth service');
+
+  const attempt = async (request: Uint8Array): Promise<boolean> => {
+    await transport.send(request);
+    const reply = await next();
+    if (reply[0] === MSG.USERAUTH_SUCCESS) return true;
+    if (reply[0] === MSG.USERAUTH_FAILURE) return false;
+    throw new ProtocolError(`unexpected message ${reply[0]} during authentication`);
+  };
+  const header = (method: string) => (w: SshWriter): SshWriter => w.u8(MSG.USERAUTH_REQUEST).string(options.user).string('ssh-connection').string(method);
+
+  let success = false;
+  if (options.privateKey) {
+    const key = options.privateKey;
+    // RFC 4252 §7: the signature covers session_id and the request up to the signature.
+    const unsigned = encode((w) => header('publickey')(w).boolean(true).string(key.algorithm).string(key.publicBlob));
+    const signature = key.sign(encode((w) => w.string(transport.sessionId).bytes(unsigned)));
+    success = await attempt(encode((w) => w.bytes(unsigned).string(signature)));
+  }
+  if (!success && options.password !== undefined) {
+    const password = options.password;
+    success = await attempt(encode((w) => header('password')(w).boolean(false).string(password)));
+  }
+  if (!success) {
+    await transport.disconnect(DISCONNECT.NO_MORE_AUTH_METHODS_AVAILABLE, 'no authentication method succeeded');
+    throw new ProtocolError('SSH authentication failed');
+  }
+  authenticated = true;
+  for (const payload of inbox.splice(0)) connection.handle(payload);
+
+  const startExec = async (command: string): Promise<SshChannel> => {
+    const channel = await connection.open('session');
+    if (!(await channel.request('exec', true, encode((w) => w.string(command))))) {
+      await channel.close();
+      throw new ProtocolError(`server refused to run ${command}`);
+    }
+    return channel;
+  };
+
+  return {
+    transport,
+    connection,
+    startExec,
+    async exec(command, stdin) {
+      const channel = await startExec(command);
+      const stderr: Uint8Array[] = [];
+      channel.onStderr = (data) => stderr.push(data);
+      const writing = (async () => {
+        if (stdin) await channel.write(stdin);
+        await channel.shutdown();
+      })();
+      const stdout: Uint8Array[] = [];
+      for (let chunk = await channel.read(); chunk !== null; chunk = await channel.read()) stdout.push(chunk);
+      await writing.catch(() => undefined);
+      await channel.close();
+      return { stdout: concatBytes(stdout), stderr: concatBytes(stderr), exitStatus: channel.exitStatus };
+    },
+    forward(host, port) {
+      return connection.open('direct-tcpip', encode((w) => w.string(host).u32(port).string('127.0.0.1').u32(0)));
+    },
+    close: () => transport.disconnect(),
+  };
+}
+
+/** UTF-8 text of an exec result's stdout. */
+export function stdoutText(result: ExecResult): string {
+  return utf8Decode(result.stdout);
+}
