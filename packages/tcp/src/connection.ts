@@ -12,7 +12,7 @@ import {
   TimeoutError,
   concatBytes,
 } from '@morgana/core';
-import type { Clock, CounterSet, Ip, Ipv4Address, MorganaError, TcpFlow, TcpInfo, TcpState, Timer } from '@morgana/core';
+import type { Clock, CounterSet, Ip, IpWriteOptions, Ipv4Address, MorganaError, TcpFlow, TcpInfo, TcpState, Timer } from '@morgana/core';
 import { Reassembly, SendRing } from './buffers.js';
 import type { ResolvedTcpConfig } from './config.js';
 import type { AckSample, CongestionControl } from './congestion/types.js';
@@ -30,7 +30,7 @@ import {
   transition,
 } from './state.js';
 import type { TcpEvent } from './state.js';
-import { MAX_WINDOW_SCALE, TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpFlag, emitTcpHeader, fillTcpChecksum, tcpOptionsLength } from './wire.js';
+import { MAX_WINDOW_SCALE, TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, tcpOptionsLength } from './wire.js';
 import type { SackBlock, TcpRepr } from './wire.js';
 
 /** What a connection needs from the TCP layer that owns it. */
@@ -85,6 +85,11 @@ const RECEIVE_BLOCK_MIN_ROOM = 16 * 1024;
 const MIN_PMTU_MSS = 88;
 
 const NO_SACK: readonly SackBlock[] = [];
+/**
+ * With a device that offloads checksums, the segment leaves its checksum zeroed and the IP
+ * layer seeds it with the pseudo-header sum for the device to finish (CHECKSUM_PARTIAL).
+ */
+const CHECKSUM_BY_IP: IpWriteOptions = { checksumOffset: TcpField.checksum };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -1276,7 +1281,9 @@ export class Connection implements TcpFlow {
     }
     this.lastSendTime = this.host.now();
     this.host.traffic.segmentsSent++;
-    if (!ip.write(this.remoteAddress, TCP_PROTOCOL, size, fillSegment)) this.host.counters.add('ip-write-failed');
+    if (!ip.write(this.remoteAddress, TCP_PROTOCOL, size, fillSegment, txChecksum ? undefined : CHECKSUM_BY_IP)) {
+      this.host.counters.add('ip-write-failed');
+    }
     txRing = undefined;
     return dataLength;
   }

@@ -43,7 +43,7 @@ import {
 } from './isn.js';
 import { seqAdd, seqGt } from './seq.js';
 import { resetFor } from './state.js';
-import { TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpFlag, emitTcpHeader, fillTcpChecksum, parseTcp, tcpOptionsLength } from './wire.js';
+import { TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, parseTcp, tcpOptionsLength } from './wire.js';
 import type { SackBlock, TcpChecksumContext, TcpRepr } from './wire.js';
 
 /** What {@link createTcp} needs from below. */
@@ -252,7 +252,9 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     replySource = source;
     replyDestination = destination;
     host.traffic.segmentsSent++;
-    if (!ip.write(destination, TCP_PROTOCOL, TCP_HEADER_LENGTH + tcpOptionsLength(reply), fillReply, { source })) {
+    // With checksum offload the IP layer seeds the field for the device (see connection.ts).
+    const options = ip.txChecksumOffload ? { source, checksumOffset: TcpField.checksum } : { source };
+    if (!ip.write(destination, TCP_PROTOCOL, TCP_HEADER_LENGTH + tcpOptionsLength(reply), fillReply, options)) {
       counters.add('ip-write-failed');
     }
   };
