@@ -60,18 +60,31 @@ let sequence = 0;
 const live = new Set<string>();
 let exitHookInstalled = false;
 
+function destroyLive(): void {
+  for (const name of live) {
+    try {
+      execFileSync(script, ['down', name], { stdio: 'ignore' });
+    } catch {
+      // best effort while the process is going away
+    }
+  }
+  live.clear();
+}
+
+/**
+ * Namespaces outlive a process that dies without tearing them down, so delete them on exit and
+ * on the signals that end a test run (a killed runner, Ctrl-C), then let the signal do its work.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const name of live) {
-      try {
-        execFileSync(script, ['down', name], { stdio: 'ignore' });
-      } catch {
-        // best effort while the process is exiting
-      }
-    }
-  });
+  process.on('exit', destroyLive);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      destroyLive();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** A name unique to this process and call, short enough for an interface name (15 bytes). */
