@@ -37,8 +37,3 @@ export function seqGe(a: number, b: number): boolean {
 export function seqMax(a: number, b: number): number {
   return ((a - b) | 0) >= 0 ? a : b;
 }
-
-/** The earlier of two sequence numbers. */
-export function seqMin(a: number, b: number): number {
-  return ((a - b) | 0) <= 0 ? a : b;
-}

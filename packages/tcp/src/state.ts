@@ -109,16 +109,6 @@ export function finQueued(state: TcpState): boolean {
   );
 }
 
-/** States in which the peer may still send us data (it has not sent FIN). */
-export function receivesData(state: TcpState): boolean {
-  return state === 'SYN-RECEIVED' || state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2';
-}
-
-/** States in which the user may still queue data for sending. */
-export function acceptsWrites(state: TcpState): boolean {
-  return state === 'SYN-SENT' || state === 'SYN-RECEIVED' || state === 'ESTABLISHED' || state === 'CLOSE-WAIT';
-}
-
 /** A reset to send, or undefined for none. */
 export interface ResetSegment {
   readonly seq: number;
