@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError } from '@morgana/core';
 import { VirtualClock } from '@morgana/testing';
-import { type MemoryStore, type XmlElement, type XmppClient, type XmppClientOptions, type XmppServer, SaslError, StreamError, child, connectXmpp, createMemoryStore, createXmppServer, el, text } from '../src/index.js';
+import { type MemoryStore, type XmlElement, type XmppClient, type XmppClientOptions, type XmppServer, SaslError, StreamError, child, connectXmpp, createMemoryStore, createXmppServer, el, formatJid, text } from '../src/index.js';
 import { LOOPBACK, clientTls, clock, loopbackStack, nodeCrypto, random, selfSigned, serverTls } from './helpers.js';
 
 const DOMAIN = 'example.test';
@@ -86,7 +86,7 @@ describe('XMPP client and server over loopback TCP', () => {
     await bob.close();
   });
 
-  it('walks a subscription to both and exchanges presence (RFC 6121 §3, §4)', async () => {
+  it('walks subscribe → subscribed (to/from), routes presence, edits and removes the item (RFC 6121 §2, §3, §4)', async () => {
     const users = createMemoryStore(nodeCrypto, random);
     await users.addUser('carol', 'c');
     await users.addUser('dave', 'd');
@@ -145,6 +145,64 @@ describe('XMPP client and server over loopback TCP', () => {
       received += new TextDecoder().decode(chunk);
     }
     expect(received).toContain('restricted-xml');
+  });
+});
+
+async function readAll(flow: { read(): Promise<Uint8Array | null> }): Promise<string> {
+  let received = '';
+  for (;;) {
+    const chunk = await flow.read();
+    if (chunk === null) return received;
+    received += new TextDecoder().decode(chunk);
+  }
+}
+
+const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${DOMAIN}' version='1.0'>`;
+
+describe('server limits', () => {
+  it('closes a connection that does not bind within negotiationTimeout', async () => {
+    const virtual = new VirtualClock();
+    const limited = createXmppServer({ clock: virtual, random, crypto: nodeCrypto, store }, { domain: DOMAIN, negotiationTimeout: 1000 });
+    const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow) });
+    const flow = await stack.tcp.connect(LOOPBACK, listener.port);
+    await new Promise((r) => setTimeout(r, 50));
+    virtual.advance(999);
+    expect(virtual.pendingTimers()).toBeGreaterThan(0);
+    virtual.advance(1);
+    expect(await readAll(flow)).toContain('connection-timeout');
+    expect(limited.stats()['negotiation-timeouts']).toBe(1);
+    listener.close();
+  });
+
+  it('ends the stream after maxAuthAttempts failed authentications (RFC 6120 §6.4.5)', async () => {
+    const flow = await stack.tcp.connect(LOOPBACK, port);
+    const bad = `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0bad').toString('base64')}</auth>`;
+    await flow.write(new TextEncoder().encode(HEADER + bad + bad + bad));
+    const received = await readAll(flow);
+    expect(received.match(/<failure/g)?.length).toBe(3);
+    expect(received).toContain('policy-violation');
+  });
+
+  it('refuses more than maxResourcesPerUser sessions with resource-constraint', async () => {
+    const limited = createXmppServer({ clock, random, crypto: nodeCrypto, store }, { domain: DOMAIN, maxResourcesPerUser: 1 });
+    const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow) });
+    const options = { jid: `alice@${DOMAIN}`, password: 'wonderland', clock, random, crypto: nodeCrypto, keepaliveInterval: 0 };
+    const first = await connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), options);
+    await expect(connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), options)).rejects.toMatchObject({ condition: 'resource-constraint' });
+    expect(limited.sessions()).toEqual([formatJid(first.jid)]);
+    await first.close();
+    listener.close();
+  });
+
+  it('sends a whitespace keepalive every keepaliveInterval (RFC 6120 §4.6.1)', async () => {
+    const virtual = new VirtualClock();
+    const alice = await login('alice', 'wonderland', { clock: virtual, keepaliveInterval: 1000 });
+    expect(virtual.pendingTimers()).toBe(1);
+    virtual.advance(1000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(virtual.pendingTimers()).toBe(1);
+    await alice.close();
+    expect(virtual.pendingTimers()).toBe(0);
   });
 });
 
