@@ -1,7 +1,5 @@
 export { createSocketStack, type SocketStack } from './stack.js';
 export { type SocketStackOptions, SOCKET_STACK_DEFAULTS } from './config.js';
-export { SocketTcp } from './tcp.js';
-export { SocketTcpFlow } from './tcp-flow.js';
-export { SocketUdp, UDP_MAX_PAYLOAD } from './udp.js';
+export { UDP_MAX_PAYLOAD } from './udp.js';
 export { flowToDuplex, duplexToFlow } from './duplex.js';
 export { toMorganaError } from './errors.js';

@@ -16,3 +16,9 @@ export function resetSocket(socket: net.Socket): void {
   }
   socket.resetAndDestroy();
 }
+
+/** Resets a socket nobody else will handle: its errors (it may already be gone) are ignored. */
+export function discardSocket(socket: net.Socket): void {
+  socket.on('error', () => {});
+  resetSocket(socket);
+}

@@ -1,5 +1,5 @@
 /** The socket stack: morgana's {@link Stack} on the host kernel's sockets. */
-import { type Stack, createSystemClock } from '@morgana/core';
+import { type Stack, type Tcp, type Udp, createSystemClock } from '@morgana/core';
 import { type SocketStackOptions, resolveOptions } from './config.js';
 import { SocketTcp } from './tcp.js';
 import { SocketUdp } from './udp.js';
@@ -7,8 +7,8 @@ import { SocketUdp } from './udp.js';
 /** A {@link Stack} whose UDP and TCP are the host kernel's, through `node:dgram` and `node:net`. */
 export interface SocketStack extends Stack {
   readonly kind: 'socket';
-  readonly udp: SocketUdp;
-  readonly tcp: SocketTcp;
+  readonly udp: Udp;
+  readonly tcp: Tcp;
 }
 
 /**

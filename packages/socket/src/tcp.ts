@@ -22,6 +22,7 @@ import {
 import { ipv4FromNode } from './address.js';
 import { type SocketStackConfig, positiveInteger, timeoutMs } from './config.js';
 import { toMorganaError } from './errors.js';
+import { discardSocket } from './reset.js';
 import { SocketTcpFlow } from './tcp-flow.js';
 
 /** Ports below this need privilege on Unix hosts. */
@@ -89,7 +90,7 @@ class SocketTcpListener implements TcpListener {
 
   private incoming(socket: net.Socket): void {
     if (this.closed) {
-      socket.resetAndDestroy();
+      discardSocket(socket);
       return;
     }
     const flow = this.tcp.adopt(socket);
@@ -242,7 +243,7 @@ export class SocketTcp implements Tcp {
     if (localAddress === undefined || remoteAddress === undefined || localPort === undefined || remotePort === undefined) {
       // An IPv6 peer of the dual-stack listener, or a connection reset before we saw it.
       this.counters.add(socket.remoteAddress === undefined ? 'reset-before-accept' : 'not-ipv4');
-      socket.resetAndDestroy();
+      discardSocket(socket);
       return undefined;
     }
     const flow = new SocketTcpFlow(socket, { localAddress, localPort, remoteAddress, remotePort }, this.config, this.counters, this.forgetFlow);
