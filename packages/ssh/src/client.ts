@@ -35,7 +35,7 @@ export interface SshClient {
   readonly transport: SshTransport;
   readonly connection: SshConnection;
   /** Opens a session channel and starts `command`; the channel carries its stdin/stdout. */
-  startExec(command: string): Promise<SshChannel>;
+  startExec(command: string, onStderr?: (data: Uint8Array) => void): Promise<SshChannel>;
   /** Runs `command`, sends `stdin` (then EOF), and collects its output and exit status. */
   exec(command: string, stdin?: Uint8Array): Promise<ExecResult>;
   /** Opens a direct-tcpip channel to `host:port` through the server (RFC 4254 §7.2). */
@@ -123,8 +123,10 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
   authenticated = true;
   for (const payload of inbox.splice(0)) connection.handle(payload);
 
-  const startExec = async (command: string): Promise<SshChannel> => {
+  const startExec = async (command: string, onStderr?: (data: Uint8Array) => void): Promise<SshChannel> => {
     const channel = await connection.open('session');
+    // Set before the request: output may arrive in the same read as the reply.
+    channel.onStderr = onStderr;
     if (!(await channel.request('exec', true, encode((w) => w.string(command))))) {
       await channel.close();
       throw new ProtocolError(`server refused to run ${command}`);
@@ -137,16 +139,16 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
     connection,
     startExec,
     async exec(command, stdin) {
-      const channel = await startExec(command);
       const stderr: Uint8Array[] = [];
-      channel.onStderr = (data) => stderr.push(data);
+      const channel = await startExec(command, (data) => stderr.push(data));
+      // A failed write also fails the reads below, which report it.
       const writing = (async () => {
         if (stdin) await channel.write(stdin);
         await channel.shutdown();
-      })();
+      })().catch(() => undefined);
       const stdout: Uint8Array[] = [];
       for (let chunk = await channel.read(); chunk !== null; chunk = await channel.read()) stdout.push(chunk);
-      await writing.catch(() => undefined);
+      await writing;
       await channel.close();
       return { stdout: concatBytes(stdout), stderr: concatBytes(stderr), exitStatus: channel.exitStatus };
     },

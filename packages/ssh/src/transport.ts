@@ -237,8 +237,10 @@ export class SshTransport {
     const plain = framePacket(this.sendCipher, payload, (count) => this.deps.crypto.randomBytes(count));
     const packet = this.sendCipher.seal(this.sendSequence, plain);
     this.sendSequence = (this.sendSequence + 1) >>> 0;
+    const written = this.flow.write(packet);
+    // Counted after the write is queued: a rekey started here must follow this packet.
     this.countBytes(packet.length);
-    return this.flow.write(packet);
+    return written;
   }
 
   private countBytes(count: number): void {

@@ -106,6 +106,21 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     });
   }
 
+  it('follows the rekeys OpenSSH starts every megabyte (RekeyLimit=1M) during a 8 MB cat', async () => {
+    const data = randomBytes(8 * 1024 * 1024);
+    const args = sshArgs('aes256-gcm@openssh.com', 'cat');
+    args.splice(args.length - 2, 0, '-o', 'RekeyLimit=1M');
+    const child = spawn(SSH, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const hash = createHash('sha256');
+    child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
+    child.stdin.end(data);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    const last = connections[connections.length - 1];
+    expect(last.transport.stats()['kex-done']).toBeGreaterThan(4);
+  });
+
   it('reports exit status 127 and stderr for an unknown command', async () => {
     const error = await run(SSH, sshArgs('aes128-gcm@openssh.com', 'sh -c true')).catch((e: unknown) => e as { code: number; stderr: string });
     expect(error).toMatchObject({ code: 127 });

@@ -1,0 +1,240 @@
+import { type Clock, type Flow, createSystemClock, parseIpv4, utf8Decode, utf8Encode } from '@morgana/core';
+import { createSocketStack } from '@morgana/socket';
+import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
+import { VirtualClock } from '@morgana/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type SshServerOptions,
+  connectSsh,
+  createTransport,
+  formatPublicKey,
+  generateEd25519Key,
+  parseAuthorizedKeys,
+  serveSshConnection,
+} from '../src/index.js';
+import { createFlowPair } from './memory-flow.js';
+
+const crypto = createNodeSshCrypto();
+const hostKey = generateEd25519Key(crypto);
+const userKey = generateEd25519Key(crypto);
+const authorized = parseAuthorizedKeys(`# morgana test key\n${formatPublicKey(userKey, 'user@test')}\n`);
+
+function server(flow: Flow, extra: Partial<SshServerOptions> = {}, clock: Clock = createSystemClock()) {
+  return serveSshConnection(flow, {
+    crypto,
+    clock,
+    hostKey,
+    authorizedKeys: (user) => (user === 'alice' ? authorized : []),
+    checkPassword: (user, password) => user === 'alice' && password === 'secret',
+    ...extra,
+  });
+}
+
+function client(flow: Flow, extra: Partial<Parameters<typeof connectSsh>[1]> = {}, clock: Clock = createSystemClock()) {
+  return connectSsh(flow, {
+    crypto,
+    clock,
+    user: 'alice',
+    privateKey: userKey,
+    verifyHostKey: (_algorithm, blob) => utf8Decode(blob) === utf8Decode(hostKey.publicBlob),
+    ...extra,
+  });
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('SSH between the morgana client and server', () => {
+  it('logs in with an ed25519 key under strict KEX and runs echo, cat and stats', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    const c = await client(a);
+    expect(c.transport.negotiated?.strict).toBe(true);
+    expect(c.transport.serverSigAlgs).toEqual(['ssh-ed25519']);
+    expect(utf8Decode((await c.exec('echo hello  world')).stdout)).toBe('hello world\n');
+    const data = crypto.randomBytes(300_000);
+    const cat = await c.exec('cat', data);
+    expect(Buffer.from(cat.stdout).equals(Buffer.from(data))).toBe(true);
+    expect(cat.exitStatus).toBe(0);
+    const stats = JSON.parse(utf8Decode((await c.exec('stats')).stdout)) as Record<string, number>;
+    expect(stats['kex-done']).toBe(1);
+    const unknown = await c.exec('rm -rf /');
+    expect(unknown.exitStatus).toBe(127);
+    expect(utf8Decode(unknown.stderr)).toBe('rm: command not found\n');
+    expect(srv.user()).toBe('alice');
+    await c.close();
+    expect(await srv.closed).toBeNull();
+  });
+
+  it('moves data through small windows with backpressure (RFC 4254 §5.2)', async () => {
+    const [a, b] = createFlowPair();
+    server(b, { channels: { windowSize: 8192, maxPacketSize: 1024 } });
+    const c = await client(a, { channels: { windowSize: 4096, maxPacketSize: 512 } });
+    const data = crypto.randomBytes(100_000);
+    expect(Buffer.from((await c.exec('cat', data)).stdout).equals(Buffer.from(data))).toBe(true);
+    await c.close();
+  });
+
+  it('authenticates by password and refuses a wrong one', async () => {
+    const [a, b] = createFlowPair();
+    server(b);
+    const c = await client(a, { privateKey: undefined, password: 'secret' });
+    expect((await c.exec('echo ok')).exitStatus).toBe(0);
+    await c.close();
+    const [x, y] = createFlowPair();
+    server(y);
+    await expect(client(x, { privateKey: undefined, password: 'wrong' })).rejects.toThrow('authentication failed');
+  });
+
+  it('disconnects after maxAuthAttempts failures (RFC 4252 §4)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b, { maxAuthAttempts: 2 });
+    await expect(client(a, { privateKey: generateEd25519Key(crypto), password: 'wrong' })).rejects.toThrow();
+    await srv.closed;
+    expect(srv.stats()['auth-attempts-exceeded']).toBe(1);
+  });
+
+  it('rekeys after rekeyBytes and keeps the data intact (RFC 4253 §9)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b, { transport: { rekeyBytes: 64 * 1024 } });
+    const c = await client(a, { transport: { rekeyBytes: 64 * 1024 } });
+    const data = crypto.randomBytes(1_000_000);
+    expect(Buffer.from((await c.exec('cat', data)).stdout).equals(Buffer.from(data))).toBe(true);
+    expect(c.transport.stats()['kex-done']).toBeGreaterThan(5);
+    expect(srv.transport.stats()['kex-done']).toBeGreaterThan(5);
+    expect(c.transport.sessionId).toEqual(srv.transport.sessionId);
+    await c.close();
+  });
+
+  it('rekeys after rekeyIntervalMs', async () => {
+    const clock = new VirtualClock();
+    const [a, b] = createFlowPair();
+    const srv = server(b, {}, clock);
+    const c = await client(a, {}, clock);
+    clock.advance(3_600_000);
+    for (let i = 0; i < 20; i++) await tick();
+    expect(srv.transport.stats()['rekey-time']).toBe(1);
+    expect(c.transport.stats()['kex-done']).toBe(2);
+    expect(utf8Decode((await c.exec('echo after')).stdout)).toBe('after\n');
+  });
+
+  it('opens at most maxChannels channels', async () => {
+    const [a, b] = createFlowPair();
+    server(b, { channels: { maxChannels: 1 } });
+    const c = await client(a);
+    const first = await c.startExec('cat');
+    await expect(c.exec('echo no')).rejects.toThrow('channel open failed (4)');
+    await first.shutdown();
+    await first.close();
+    await c.close();
+  });
+
+  it('forwards direct-tcpip channels through the given Tcp (RFC 4254 §7.2)', async () => {
+    const stack = createSocketStack();
+    const listener = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        void (async () => {
+          for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) await flow.write(utf8Encode(utf8Decode(chunk).toUpperCase()));
+          await flow.close();
+        })();
+      },
+    });
+    while (listener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const [a, b] = createFlowPair();
+    server(b, { tcp: stack.tcp });
+    const c = await client(a);
+    const channel = await c.forward('127.0.0.1', listener.port);
+    await channel.write(utf8Encode('shout'));
+    expect(utf8Decode((await channel.read()) ?? new Uint8Array(0))).toBe('SHOUT');
+    await channel.shutdown();
+    expect(await channel.read()).toBeNull();
+    await expect(c.forward('example.invalid', 80)).rejects.toThrow('channel open failed (2)');
+    await c.close();
+    await stack.close();
+  });
+
+  it('refuses forwarding when no Tcp is given', async () => {
+    const [a, b] = createFlowPair();
+    server(b);
+    const c = await client(a);
+    await expect(c.forward('127.0.0.1', 1)).rejects.toThrow('channel open failed (1)');
+    await c.close();
+  });
+});
+
+describe('SSH transport limits and hostile input', () => {
+  it('closes when the key exchange does not finish within handshakeTimeoutMs', async () => {
+    const clock = new VirtualClock();
+    const [, b] = createFlowPair();
+    const srv = server(b, {}, clock);
+    clock.advance(30_000);
+    expect(await srv.closed).toMatchObject({ name: expect.stringMatching(/Timeout/) as unknown });
+  });
+
+  it('disconnects a client that does not authenticate within authTimeoutMs', async () => {
+    const clock = new VirtualClock();
+    const [a, b] = createFlowPair();
+    const srv = server(b, { authTimeoutMs: 5000 }, clock);
+    const raw = createTransport(a, { role: 'client', verifyHostKey: () => true }, { crypto, clock });
+    await raw.start();
+    clock.advance(5000);
+    await srv.closed;
+    expect(srv.stats()['auth-timeout']).toBe(1);
+  });
+
+  it('rejects a version line longer than maxVersionLineLength (RFC 4253 §4.2)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    await a.write(utf8Encode(`SSH-2.0-${'x'.repeat(300)}`));
+    expect(await srv.closed).toMatchObject({ code: 'LIMIT' });
+  });
+
+  it('lets a client skip at most maxPreVersionLines lines before the server version', async () => {
+    const [a, b] = createFlowPair();
+    const result = client(a);
+    await b.write(utf8Encode('banner\r\n'.repeat(21)));
+    await expect(result).rejects.toThrow('too many lines');
+  });
+
+  it('refuses a non-KEX message before KEXINIT under strict KEX', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    // SSH_MSG_IGNORE as an unencrypted packet: length 12, padding 10.
+    await a.write(utf8Encode('SSH-2.0-test\r\n'));
+    await a.write(Uint8Array.of(0, 0, 0, 12, 10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    expect(String(await srv.closed)).toContain('strict key exchange');
+  });
+
+  it('survives arbitrary bytes before the key exchange', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), fc.boolean(), async (bytes, withVersion) => {
+        const [a, b] = createFlowPair();
+        const srv = server(b);
+        if (withVersion) await a.write(utf8Encode('SSH-2.0-fuzz\r\n'));
+        await a.write(bytes);
+        await a.shutdown();
+        const error = await srv.closed;
+        expect(error === null || error instanceof Error).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('survives arbitrary bytes after the key exchange and counts the drop', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 64, maxLength: 600 }), async (bytes) => {
+        const [a, b] = createFlowPair();
+        const srv = server(b);
+        const c = await client(a);
+        await a.write(bytes);
+        const error = await srv.closed;
+        expect(error).toBeInstanceOf(Error);
+        const stats = srv.stats();
+        expect((stats['bad-mac'] ?? 0) + (stats['decode-bad-packet-length'] ?? 0)).toBeGreaterThan(0);
+        void c;
+      }),
+      { numRuns: 10 },
+    );
+  });
+});
