@@ -4,6 +4,7 @@
  * them. A test file plugs a stack in with `defineStackConformance(name, makePair)`.
  */
 import {
+  AddressError,
   AddressInUse,
   ClosedError,
   ConnectionRefused,
@@ -272,6 +273,18 @@ export function defineStackConformance(name: string, makePair: () => Promise<Sta
         await within(step, 'accept', accepted);
         client.abort();
         listener.close();
+      });
+
+      test('rejects (does not throw) a connect to port 0 with AddressError', async () => {
+        let connecting: Promise<TcpFlow> | undefined;
+        expect(() => {
+          connecting = pair.client.tcp.connect(pair.serverAddress, 0);
+        }).not.toThrow();
+        expect(await rejection(connecting as Promise<TcpFlow>)).toBeInstanceOf(AddressError);
+      });
+
+      test('throws AddressError when listening on a port above 65535', () => {
+        expect(() => pair.server.tcp.listen(65_536)).toThrow(AddressError);
       });
 
       test('throws AddressInUse when listening on a port that is taken', () => {
