@@ -7,3 +7,7 @@ export * from './xenstore-client.js';
 export * from './xenstore-transport.js';
 export * from './xenstored.js';
 export * from './unix-transport.js';
+export * from './grant.js';
+export * from './xenbus.js';
+export * from './netfront.js';
+export * from './netback.js';
