@@ -146,7 +146,7 @@ export function streamErrorOf(element: XmlElement): StreamError {
 /** The stream error condition a parser error maps to (RFC 6120 §4.9.3). */
 export function conditionForXmlError(reason: string): string {
   if (reason === 'stanza-size' || reason === 'depth' || reason === 'attribute-size' || reason === 'attribute-count' || reason === 'text-size' || reason === 'name-size') return 'policy-violation';
-  if (reason === 'doctype' || reason === 'entity' || reason === 'processing-instruction') return 'restricted-xml';
+  if (reason === 'doctype' || reason === 'comment' || reason === 'entity' || reason === 'processing-instruction') return 'restricted-xml';
   if (reason === 'invalid-utf8') return 'not-well-formed';
   return 'not-well-formed';
 }

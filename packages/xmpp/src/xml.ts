@@ -74,7 +74,12 @@ const enum State {
   AfterEndName,
   XmlDecl,
   XmlDeclEnd,
+  MarkupDecl,
+  CData,
 }
+
+/** What may follow `<!` inside a stanza: only a CDATA section. */
+const CDATA_OPEN = '[CDATA[';
 
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 /** Longest reference we buffer: `&#x10FFFF;` is 10 characters. */
@@ -118,6 +123,8 @@ export class XmlStreamParser {
   private reference: string | undefined;
   private declText = '';
   private stanzaSize = 0;
+  private markup = '';
+  private cdataBrackets = 0;
   private closed = false;
   private events: XmlEvent[] = [];
 
@@ -151,10 +158,44 @@ export class XmlStreamParser {
   /** Parses already-decoded text (tests and benchmarks). */
   pushText(chunk: string): XmlEvent[] {
     this.events = [];
-    for (let i = 0; i < chunk.length; i++) this.step(chunk.charCodeAt(i), chunk[i]);
+    for (let i = 0; i < chunk.length; i++) {
+      // Runs of plain character data are taken in one slice: the per-character machine is
+      // only needed at markup and references.
+      if ((this.state === State.Text && this.stack.length > 1) || this.state === State.AttrValue) {
+        const end = this.plainRun(chunk, i);
+        if (end > i) {
+          this.addRun(chunk.slice(i, end));
+          i = end - 1;
+          continue;
+        }
+      }
+      this.step(chunk.charCodeAt(i), chunk[i]);
+    }
     const events = this.events;
     this.events = [];
     return events;
+  }
+
+  private plainRun(chunk: string, start: number): number {
+    if (this.reference !== undefined) return start;
+    let i = start;
+    for (; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c === 0x3c || c === 0x26 || (c === this.quote && this.state === State.AttrValue) || !isXmlChar(c)) break;
+    }
+    return i;
+  }
+
+  private addRun(run: string): void {
+    this.stanzaSize += run.length;
+    if (this.stanzaSize > this.limits.maxStanzaSize) this.fail('stanza-size', `a stanza exceeds ${this.limits.maxStanzaSize} characters (maxStanzaSize)`);
+    if (this.state === State.AttrValue) {
+      this.attrValue += run;
+      if (this.attrValue.length > this.limits.maxAttributeSize) this.fail('attribute-size', `an attribute value exceeds ${this.limits.maxAttributeSize} characters (maxAttributeSize)`);
+    } else {
+      this.text += run;
+      if (this.text.length > this.limits.maxTextSize) this.fail('text-size', `a text node exceeds ${this.limits.maxTextSize} characters (maxTextSize)`);
+    }
   }
 
   private fail(reason: string, message: string): never {
@@ -170,13 +211,15 @@ export class XmlStreamParser {
     switch (this.state) {
       case State.Text:
         if (c === 0x3c) {
-          this.flushText();
+          if (this.reference !== undefined) this.fail('entity', 'unterminated entity reference');
           this.state = State.TagOpen;
           if (this.stack.length === 1) this.stanzaSize = 1;
         } else if (this.reference !== undefined || c === 0x26) this.referenceChar(ch, false);
         else this.addText(ch);
         return;
       case State.TagOpen:
+        // Text before a tag ends here; before a CDATA section it goes on (one text node).
+        if (c !== 0x21) this.flushText();
         if (c === 0x2f) {
           this.name = '';
           this.state = State.EndName;
@@ -185,7 +228,8 @@ export class XmlStreamParser {
           this.declText = '';
           this.state = State.XmlDecl;
         } else if (c === 0x21) {
-          this.fail('doctype', 'comments, CDATA sections and DTDs are not allowed (RFC 6120 §11.1)');
+          this.markup = '';
+          this.state = State.MarkupDecl;
         } else if (isNameStart(c)) {
           this.name = ch;
           this.rawAttrs = [];
@@ -240,6 +284,29 @@ export class XmlStreamParser {
       case State.AfterEndName:
         if (c === 0x3e) this.closeTag();
         else if (!isSpace(c)) this.fail('malformed', `unexpected '${ch}' in an end tag`);
+        return;
+      case State.MarkupDecl:
+        this.markup += ch;
+        if (this.markup === CDATA_OPEN && this.stack.length > 1) {
+          this.cdataBrackets = 0;
+          this.state = State.CData;
+        } else if (!CDATA_OPEN.startsWith(this.markup) || this.stack.length < 2) {
+          if (this.markup[0] === '-') this.fail('comment', 'comments are not allowed (RFC 6120 §11.1)');
+          if (this.markup[0] === 'D') this.fail('doctype', 'document type declarations are not allowed (RFC 6120 §11.1)');
+          this.fail('malformed', `unexpected '<!${this.markup}'`);
+        }
+        return;
+      case State.CData:
+        // Character data up to ']]>', taken verbatim (XML 1.0 §2.7).
+        if (c === 0x5d) {
+          if (this.cdataBrackets === 2) this.addText(']');
+          else this.cdataBrackets++;
+        } else if (c === 0x3e && this.cdataBrackets === 2) {
+          this.state = State.Text;
+        } else {
+          for (; this.cdataBrackets > 0; this.cdataBrackets--) this.addText(']');
+          this.addText(ch);
+        }
         return;
       case State.XmlDecl:
         if (c === 0x3f) this.state = State.XmlDeclEnd;

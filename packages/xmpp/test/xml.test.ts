@@ -140,8 +140,9 @@ describe('XML stream parser', () => {
       rejects(`${HEADER}<message a='&ext;'/>`, 'entity');
     });
     it('comments, CDATA and processing instructions', () => {
-      rejects(`${HEADER}<!-- hi -->`, 'doctype');
-      rejects(`${HEADER}<message><![CDATA[x]]></message>`, 'doctype');
+      rejects(`${HEADER}<!-- hi -->`, 'comment');
+      rejects(`${HEADER}<message><!-- hi --></message>`, 'comment');
+      rejects(`${HEADER}<![CDATA[x]]>`, 'malformed');
       rejects(`${HEADER}<?php echo ?>`, 'processing-instruction');
       rejects(`<?xml-stylesheet href='x'?>`, 'processing-instruction');
     });
@@ -174,6 +175,15 @@ describe('XML stream parser', () => {
       parser.pushText(HEADER);
       expect(() => parser.push(new Uint8Array([0x3c, 0x61, 0xff, 0x3e]))).toThrow(XmlError);
     });
+  });
+
+  it('takes CDATA sections verbatim inside stanzas, across any chunking (XML 1.0 §2.7)', () => {
+    const xml = `${HEADER}<a>x<![CDATA[<b>&amp;]]]]]></a>`;
+    const expected = { name: 'a', ns: CLIENT, attrs: {}, children: ['x<b>&amp;]]]'] };
+    expect(new XmlStreamParser().pushText(xml)[1]).toEqual({ type: 'stanza', element: expected });
+    const parser = new XmlStreamParser();
+    const events = [...xml].flatMap((ch) => parser.pushText(ch));
+    expect(events[1]).toEqual({ type: 'stanza', element: expected });
   });
 
   it('starts afresh after reset (stream restart)', () => {
