@@ -344,11 +344,7 @@ export class HttpParser {
       if (size > 0x1f_ffff_ffff_ffff / 16) throw new HttpError(400, 'chunk size too large');
     }
     if (i === start) throw new HttpError(400, 'missing chunk size');
-    // Chunk extensions (RFC 9112 §7.1.1): `;name[=value]`, ignored but checked for stray bytes.
-    for (; i < end; i++) {
-      const c = input[i];
-      if (c !== 0x3b && c !== 0x3d && c !== 0x20 && c !== 0x09 && c !== 0x22 && !TOKEN[c]) throw new HttpError(400, 'bad chunk extension');
-    }
+    checkChunkExtensions(input, i, end);
     return size;
   }
 
@@ -420,6 +416,7 @@ export class HttpParser {
     const targetStart = ++i;
     while (i < end && TARGET[input[i]]) i++;
     if (i === targetStart || input[i] !== 0x20) throw new HttpError(400, 'malformed request target');
+    checkTargetForm(input, targetStart, i, method);
     const target = this.targetSlot.get(input, targetStart, i);
     const minorVersion = this.version(input, i + 1, end);
     // The fields that frame the message and the connection, in one pass.
@@ -521,6 +518,78 @@ export class HttpParser {
         return;
     }
   }
+}
+
+/**
+ * The four forms of RFC 9112 §3.2: origin-form (`/path?query`), absolute-form (`scheme:...`),
+ * authority-form (CONNECT only) and asterisk-form (`*`, OPTIONS only). Anything else is refused,
+ * so a handler never sees a target that could be read as something else.
+ */
+function checkTargetForm(input: Uint8Array, start: number, end: number, method: string): void {
+  const first = input[start];
+  if (first === 0x2f) return;
+  if (end - start === 1 && first === 0x2a) {
+    if (method !== 'OPTIONS') throw new HttpError(400, 'the asterisk-form target is for OPTIONS only (RFC 9112 §3.2.4)');
+    return;
+  }
+  if (method === 'CONNECT') {
+    // authority-form: uri-host ":" port (RFC 9112 §3.2.3).
+    const colon = input.subarray(start, end).lastIndexOf(0x3a);
+    let digits = 0;
+    for (let i = start + colon + 1; colon > 0 && i < end; i++, digits++) if (input[i] < 0x30 || input[i] > 0x39) throw new HttpError(400, 'malformed authority-form target');
+    if (colon <= 0 || digits === 0) throw new HttpError(400, 'malformed authority-form target');
+    return;
+  }
+  // absolute-form: scheme ":" hier-part (RFC 3986 §3.1 for the scheme).
+  let i = start;
+  const alpha = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+  if (!alpha(input[i])) throw new HttpError(400, 'malformed request target');
+  while (i < end && (alpha(input[i]) || (input[i] >= 0x30 && input[i] <= 0x39) || input[i] === 0x2b || input[i] === 0x2d || input[i] === 0x2e)) i++;
+  if (i === end || input[i] !== 0x3a) throw new HttpError(400, 'malformed request target');
+}
+
+const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x09;
+
+/**
+ * Chunk extensions are ignored, but must follow the grammar of RFC 9112 §7.1.1 exactly, so that
+ * no stray octet after a chunk size can be read as part of the size by someone else:
+ * `*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )`.
+ */
+function checkChunkExtensions(input: Uint8Array, start: number, end: number): void {
+  let i = start;
+  while (i < end) {
+    while (i < end && isWhitespace(input[i])) i++;
+    if (i === end || input[i] !== 0x3b) throw new HttpError(400, 'bad chunk extension');
+    i++;
+    while (i < end && isWhitespace(input[i])) i++;
+    const name = i;
+    while (i < end && TOKEN[input[i]]) i++;
+    if (i === name) throw new HttpError(400, 'bad chunk extension name');
+    let j = i;
+    while (j < end && isWhitespace(input[j])) j++;
+    if (j === end || input[j] !== 0x3d) continue;
+    i = j + 1;
+    while (i < end && isWhitespace(input[i])) i++;
+    if (input[i] === 0x22) i = endOfQuotedString(input, i, end);
+    else {
+      const value = i;
+      while (i < end && TOKEN[input[i]]) i++;
+      if (i === value) throw new HttpError(400, 'bad chunk extension value');
+    }
+  }
+}
+
+/** Offset after the quoted-string starting at `start` (RFC 9110 §5.6.4). */
+function endOfQuotedString(input: Uint8Array, start: number, end: number): number {
+  for (let i = start + 1; i < end; i++) {
+    const c = input[i];
+    if (c === 0x22) return i + 1;
+    if (c === 0x5c) {
+      i++;
+      if (i === end || !FIELD_VALUE[input[i]]) throw new HttpError(400, 'bad quoted-pair in a chunk extension');
+    } else if (!FIELD_VALUE[c]) throw new HttpError(400, 'bad character in a chunk extension');
+  }
+  throw new HttpError(400, 'unterminated quoted string in a chunk extension');
 }
 
 /** How a request's body is delimited (RFC 9112 §6.3), from its Transfer-Encoding and Content-Length values. */

@@ -21,7 +21,7 @@ export interface HttpRequest {
   readonly method: string;
   /** The request target as sent (`/path?query`). */
   readonly target: string;
-  /** The target's path, still percent-encoded. */
+  /** The target's path, still percent-encoded (from an absolute-form target too: `http://host/a` gives `/a`). */
   readonly path: string;
   /** The part after `?`, or ''. */
   readonly query: string;
@@ -434,10 +434,19 @@ class ServerRequest implements HttpRequest {
   ) {
     const head = message.head;
     const target = head.target;
-    const question = target.indexOf('?');
+    // An absolute-form target (RFC 9112 §3.2.2, which a server must accept) names its path after the authority.
+    let pathStart = 0;
+    if (target.charCodeAt(0) !== 0x2f && target !== '*') {
+      const authority = target.indexOf('//');
+      pathStart = authority < 0 ? target.indexOf(':') + 1 : target.indexOf('/', authority + 2);
+    }
+    const question = target.indexOf('?', Math.max(pathStart, 0));
     this.method = head.method;
     this.target = target;
-    this.path = question < 0 ? target : target.slice(0, question);
+    if (pathStart < 0) {
+      // `scheme://authority` or `scheme://authority?query`: the path is empty, which HTTP reads as `/`.
+      this.path = '/';
+    } else this.path = question < 0 ? target.slice(pathStart) : target.slice(pathStart, question);
     this.query = question < 0 ? '' : target.slice(question + 1);
     this.minorVersion = head.minorVersion;
     this.headers = head.headers;
