@@ -107,7 +107,7 @@ describe('simulation: every byte arrives in order and both sides close cleanly',
             });
           },
         ),
-        { numRuns: 10, interruptAfterTimeLimit: 25_000 },
+        { numRuns: 10, interruptAfterTimeLimit: 15_000 },
       );
     });
   }

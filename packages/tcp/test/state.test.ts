@@ -324,7 +324,7 @@ describe('connections against the model (fc.commands)', () => {
           expect(real.sides.a.read).toBe(real.sides.b.written);
         }
       }),
-      { numRuns: 120, interruptAfterTimeLimit: 25_000 },
+      { numRuns: 60, interruptAfterTimeLimit: 10_000 },
     );
   });
 });

@@ -3,8 +3,8 @@ import { VirtualClock, createSeededRandom } from '@morgana/testing';
 import { createTcp } from '../src/index.js';
 import { createMemoryIpPair } from './helpers/memory-ip.js';
 
-describe('smoke', () => {
-  it('connects, transfers and closes', async () => {
+describe('two TCP layers over an in-memory link', () => {
+  it('connect, move 100 kB, close, and leave no timer after TIME-WAIT', async () => {
     const clock = new VirtualClock();
     const pair = createMemoryIpPair({ clock, aToB: { delay: 5 }, bToA: { delay: 5 } });
     const server = createTcp({ ip: pair.b, clock, random: createSeededRandom(1) });
@@ -32,7 +32,9 @@ describe('smoke', () => {
     await reading;
     const total = chunks.reduce((n, c) => n + c.length, 0);
     expect(total).toBe(data.length);
-    console.log(flow.info(), accepted.info(), client.stats(), server.stats());
+    expect(flow.info().bytesSent).toBe(data.length);
+    expect(accepted.info().bytesReceived).toBe(data.length);
+    expect(flow.info().retransmits).toBe(0);
     await clock.run(70_000);
     expect(clock.pendingTimers()).toBe(0);
   });
