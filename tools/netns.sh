@@ -31,6 +31,8 @@
 #                        IPv4, and the kernel's router solicitations and MLD reports are noise)
 #   --inside             run COMMAND inside the namespace (ip netns exec)
 set -euo pipefail
+# ip, tc and sysctl live in sbin, which a non-login root shell or a test runner may lack.
+export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
