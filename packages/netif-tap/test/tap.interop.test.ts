@@ -10,7 +10,7 @@ import { UnsupportedError, formatMac, ipv4PseudoHeaderSum, parseIpv4, parseMac, 
 import type { MacAddress } from '@morgana/core';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { describeInterop } from '../../../tools/interop.js';
-import { collect, createTestNetns, peerVersion } from '../../../tools/netns-helper.js';
+import { collect, createTestNetns, peerVersion, which } from '../../../tools/netns-helper.js';
 import type { TestNetns } from '../../../tools/netns-helper.js';
 import { openTap } from '../src/index.js';
 import type { TapNetif } from '../src/index.js';
@@ -260,7 +260,7 @@ setTimeout(() => { ${mode === 'exit' ? 'process.exit(7)' : 'b.close(r.handle)'};
       await expect(openTap({ name: 'mgnosuch0', netns: ns.name })).rejects.toThrow(UnsupportedError);
       await expect(openTap({ name: 'mgnosuch0', netns: ns.name })).rejects.toThrow(/ip tuntap add dev mgnosuch0 mode tap/);
       await expect(openTap({ name: ns.device, netns: 'mg-no-such-namespace' })).rejects.toThrow(/no network namespace/);
-      const asNobody = await collect('runuser', [
+      const asNobody = await collect(which('runuser') ?? '/usr/sbin/runuser', [
         '-u',
         'nobody',
         '--',
