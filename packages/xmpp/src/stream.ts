@@ -40,6 +40,7 @@ export class XmppStream {
   private queue: XmlEvent[] = [];
   private ended = false;
   private closed = false;
+  private headerSent = false;
 
   constructor(
     public flow: Flow,
@@ -51,6 +52,8 @@ export class XmppStream {
   /** The next event; `null` once the peer closed the flow. Throws `XmlError` on bad XML. */
   async next(): Promise<XmlEvent | null> {
     while (this.queue.length === 0) {
+      const pending = this.parser.pendingError;
+      if (pending !== undefined) throw pending;
       if (this.ended) return null;
       const chunk = await this.flow.read();
       if (chunk === null) {
@@ -89,6 +92,7 @@ export class XmppStream {
       const value = attrs[key];
       if (value !== undefined) header += ` ${key}='${escapeAttr(value)}'`;
     }
+    this.headerSent = true;
     return this.sendRaw(`${header}>`);
   }
 
@@ -96,6 +100,7 @@ export class XmppStream {
   restart(): void {
     this.parser.reset();
     this.queue = [];
+    this.headerSent = false;
   }
 
   /** Sends a stream error and closes the stream (RFC 6120 §4.9.1.1). */
@@ -103,6 +108,8 @@ export class XmppStream {
     const children: XmlElement[] = [el(condition, NS_STREAM_ERRORS)];
     if (message) children.push(el('text', NS_STREAM_ERRORS, {}, [message]));
     try {
+      // A stream error always follows a stream header of ours (RFC 6120 §4.9.1.1).
+      if (!this.headerSent) await this.sendHeader({});
       await this.send(el('error', NS_STREAMS, {}, children));
     } catch {
       // The flow is already gone; closing below is all that is left to do.

@@ -126,6 +126,7 @@ export class XmlStreamParser {
   private markup = '';
   private cdataBrackets = 0;
   private closed = false;
+  private deferred: XmlError | undefined;
   private events: XmlEvent[] = [];
 
   constructor(limits: Partial<XmlLimits> = {}) {
@@ -142,10 +143,12 @@ export class XmlStreamParser {
     this.stanzaSize = 0;
     this.declText = '';
     this.closed = false;
+    this.deferred = undefined;
   }
 
   /** Parses the next chunk of the stream. */
   push(bytes: Uint8Array): XmlEvent[] {
+    if (this.deferred !== undefined) throw this.deferred;
     let chunk: string;
     try {
       chunk = this.decoder.decode(bytes, { stream: true });
@@ -155,9 +158,30 @@ export class XmlStreamParser {
     return this.pushText(chunk);
   }
 
+  /**
+   * An error found after events in the same chunk: those events were returned first (a stream
+   * header must still be answered before the stream error), and the next call throws this.
+   */
+  get pendingError(): XmlError | undefined {
+    return this.deferred;
+  }
+
   /** Parses already-decoded text (tests and benchmarks). */
   pushText(chunk: string): XmlEvent[] {
+    if (this.deferred !== undefined) throw this.deferred;
     this.events = [];
+    try {
+      this.parseChunk(chunk);
+    } catch (error) {
+      if (!(error instanceof XmlError) || this.events.length === 0) throw error;
+      this.deferred = error;
+    }
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
+
+  private parseChunk(chunk: string): void {
     for (let i = 0; i < chunk.length; i++) {
       // Runs of plain character data are taken in one slice: the per-character machine is
       // only needed at markup and references.
@@ -171,9 +195,6 @@ export class XmlStreamParser {
       }
       this.step(chunk.charCodeAt(i), chunk[i]);
     }
-    const events = this.events;
-    this.events = [];
-    return events;
   }
 
   private plainRun(chunk: string, start: number): number {

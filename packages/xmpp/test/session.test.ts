@@ -2,7 +2,8 @@
 // subscriptions, iq timeouts, stream errors and STARTTLS.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TimeoutError } from '@morgana/core';
+import fc from 'fast-check';
+import { type Flow, TimeoutError } from '@morgana/core';
 import { VirtualClock } from '@morgana/testing';
 import { type MemoryStore, type XmlElement, type XmppClient, type XmppClientOptions, type XmppServer, SaslError, StreamError, child, connectXmpp, createMemoryStore, createXmppServer, el, formatJid, text } from '../src/index.js';
 import { LOOPBACK, clientTls, clock, loopbackStack, nodeCrypto, random, selfSigned, serverTls } from './helpers.js';
@@ -196,13 +197,48 @@ describe('server limits', () => {
 
   it('sends a whitespace keepalive every keepaliveInterval (RFC 6120 §4.6.1)', async () => {
     const virtual = new VirtualClock();
-    const alice = await login('alice', 'wonderland', { clock: virtual, keepaliveInterval: 1000 });
-    expect(virtual.pendingTimers()).toBe(1);
+    const tcp = await stack.tcp.connect(LOOPBACK, port);
+    const writes: string[] = [];
+    const spy: Flow = {
+      read: () => tcp.read(),
+      write: (data) => {
+        writes.push(new TextDecoder().decode(data));
+        return tcp.write(data);
+      },
+      writev: (chunks) => tcp.writev(chunks),
+      shutdown: () => tcp.shutdown(),
+      close: () => tcp.close(),
+      abort: () => tcp.abort(),
+    };
+    const alice = await connectXmpp(spy, { jid: `alice@${DOMAIN}/k`, password: 'wonderland', clock: virtual, random, crypto: nodeCrypto, keepaliveInterval: 1000 });
+    const spaces = (): number => writes.filter((w) => w === ' ').length;
+    virtual.advance(999);
+    expect(spaces()).toBe(0);
+    virtual.advance(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(spaces()).toBe(1);
     virtual.advance(1000);
     await new Promise((r) => setTimeout(r, 20));
-    expect(virtual.pendingTimers()).toBe(1);
+    expect(spaces()).toBe(2);
+    await alice.ping();
     await alice.close();
     expect(virtual.pendingTimers()).toBe(0);
+  });
+
+  it('survives arbitrary bytes after the stream header: a stream error, never a crash', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
+        const flow = await stack.tcp.connect(LOOPBACK, port);
+        await flow.write(new TextEncoder().encode(HEADER));
+        await flow.write(bytes);
+        await flow.write(new TextEncoder().encode('</stream:stream>'));
+        const received = await readAll(flow);
+        // Our header always comes first, then features and, for bad input, a stream error.
+        expect(received.startsWith("<?xml version='1.0'?><stream:stream ")).toBe(true);
+        expect(received.endsWith('</stream:stream>')).toBe(true);
+      }),
+      { numRuns: 25 },
+    );
   });
 });
 

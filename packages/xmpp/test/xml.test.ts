@@ -59,6 +59,7 @@ function rejects(xml: string, reason: string, limits = {}): void {
   let error: unknown;
   try {
     parser.pushText(xml);
+    parser.pushText('');
   } catch (e) {
     error = e;
   }
@@ -184,6 +185,13 @@ describe('XML stream parser', () => {
     const parser = new XmlStreamParser();
     const events = [...xml].flatMap((ch) => parser.pushText(ch));
     expect(events[1]).toEqual({ type: 'stanza', element: expected });
+  });
+
+  it('returns the events before an error in the same chunk, then throws it (header before stream error)', () => {
+    const parser = new XmlStreamParser();
+    expect(parser.pushText(`${HEADER}<!DOCTYPE x>`).map((e) => e.type)).toEqual(['stream-open']);
+    expect(parser.pendingError?.reason).toBe('doctype');
+    expect(() => parser.pushText('<a/>')).toThrow(XmlError);
   });
 
   it('starts afresh after reset (stream restart)', () => {
