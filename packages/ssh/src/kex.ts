@@ -2,7 +2,7 @@
 import { DecodeError, ProtocolError } from '@morgana/core';
 import type { SshCrypto } from './crypto.js';
 import { MSG } from './messages.js';
-import { CIPHER_NAMES, type CipherName } from './packet.js';
+import { CIPHER_NAMES, type CipherName, MAC_NAMES, type MacName, isAeadCipher } from './packet.js';
 import { SshReader, SshWriter, encode } from './wire.js';
 
 /** The fields of SSH_MSG_KEXINIT. */
@@ -72,11 +72,6 @@ export const STRICT_KEX_CLIENT = 'kex-strict-c-v00@openssh.com';
 export const STRICT_KEX_SERVER = 'kex-strict-s-v00@openssh.com';
 /** RFC 8308 §2.1: the client's signal that it accepts SSH_MSG_EXT_INFO. */
 export const EXT_INFO_CLIENT = 'ext-info-c';
-/**
- * MACs offered for completeness of KEXINIT: every cipher we offer is an AEAD, whose
- * negotiation ignores the MAC (RFC 5647 §5.1), so none is ever used.
- */
-export const MAC_NAMES = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-256'] as const;
 
 /** The algorithms a key exchange settled on. */
 export interface Negotiated {
@@ -84,6 +79,9 @@ export interface Negotiated {
   readonly hostKey: string;
   readonly cipherClientToServer: CipherName;
   readonly cipherServerToClient: CipherName;
+  /** The MACs, for non-AEAD ciphers only (an AEAD cipher ignores the MAC, RFC 5647 §5.1). */
+  readonly macClientToServer: MacName | undefined;
+  readonly macServerToClient: MacName | undefined;
   /** Both sides announced strict KEX. */
   readonly strict: boolean;
   /** The client announced ext-info-c. */
@@ -108,11 +106,18 @@ export function negotiate(client: KexInitRepr, server: KexInitRepr): Negotiated 
   if (!CIPHER_NAMES.includes(cipherClientToServer) || !CIPHER_NAMES.includes(cipherServerToClient)) {
     throw new ProtocolError('negotiated a cipher this implementation does not offer');
   }
+  const macClientToServer = isAeadCipher(cipherClientToServer) ? undefined : (choose('MAC', client.macsClientToServer, server.macsClientToServer) as MacName);
+  const macServerToClient = isAeadCipher(cipherServerToClient) ? undefined : (choose('MAC', client.macsServerToClient, server.macsServerToClient) as MacName);
+  for (const mac of [macClientToServer, macServerToClient]) {
+    if (mac !== undefined && !MAC_NAMES.includes(mac)) throw new ProtocolError('negotiated a MAC this implementation does not offer');
+  }
   return {
     kex,
     hostKey,
     cipherClientToServer,
     cipherServerToClient,
+    macClientToServer,
+    macServerToClient,
     strict: client.kexAlgorithms.includes(STRICT_KEX_CLIENT) && server.kexAlgorithms.includes(STRICT_KEX_SERVER),
     clientExtInfo: client.kexAlgorithms.includes(EXT_INFO_CLIENT),
   };

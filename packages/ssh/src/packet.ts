@@ -16,6 +16,8 @@ export interface PacketCipher {
   readonly name: string;
   /** The padding alignment (RFC 4253 §6: the cipher block size or 8). */
   readonly blockSize: number;
+  /** Bytes needed before the packet length can be read (a whole block when it is encrypted with the body). */
+  readonly headSize: number;
   /** Bytes of MAC/tag after each packet. */
   readonly tagSize: number;
   /**
@@ -38,6 +40,7 @@ export interface PacketCipher {
 export const NONE_CIPHER: PacketCipher = {
   name: 'none',
   blockSize: 8,
+  headSize: LENGTH_SIZE,
   tagSize: 0,
   lengthExcluded: false,
   packetLength: (_sequence, head) => readU32(head, 0),
@@ -46,7 +49,27 @@ export const NONE_CIPHER: PacketCipher = {
 };
 
 /** Cipher names we negotiate, in our order of preference. */
-export const CIPHER_NAMES = ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'] as const;
+export const CIPHER_NAMES = [
+  'chacha20-poly1305@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-gcm@openssh.com',
+  'aes256-ctr',
+  'aes128-ctr',
+] as const;
+/** MAC names we negotiate for the aes-ctr ciphers, in our order of preference (RFC 6668, OpenSSH -etm). */
+export const MAC_NAMES = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'] as const;
+/** A MAC name we implement. */
+export type MacName = (typeof MAC_NAMES)[number];
+
+/** Whether a cipher authenticates by itself, leaving no MAC to negotiate (RFC 5647 §5.1). */
+export function isAeadCipher(name: CipherName): boolean {
+  return name !== 'aes128-ctr' && name !== 'aes256-ctr';
+}
+
+/** The key length of a MAC: its hash output size (RFC 6668 §2). */
+export function macKeySize(name: MacName): number {
+  return name.includes('512') ? 64 : 32;
+}
 /** A cipher name we implement. */
 export type CipherName = (typeof CIPHER_NAMES)[number];
 
@@ -59,12 +82,99 @@ export function cipherKeySizes(name: CipherName): { readonly key: number; readon
       return { key: 32, iv: 12 };
     case 'aes128-gcm@openssh.com':
       return { key: 16, iv: 12 };
+    case 'aes256-ctr':
+      return { key: 32, iv: 16 };
+    case 'aes128-ctr':
+      return { key: 16, iv: 16 };
   }
 }
 
-/** Creates one direction's cipher from derived keys. */
-export function createPacketCipher(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uint8Array): PacketCipher {
-  return name === 'chacha20-poly1305@openssh.com' ? chachaPoly(crypto, key) : aesGcm(crypto, name, key, iv);
+/** A negotiated MAC and its derived key (for the non-AEAD ciphers). */
+export interface MacKey {
+  readonly name: MacName;
+  readonly key: Uint8Array;
+}
+
+/** Creates one direction's cipher from derived keys; `mac` is required for aes-ctr. */
+export function createPacketCipher(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uint8Array, mac?: MacKey): PacketCipher {
+  if (name === 'chacha20-poly1305@openssh.com') return chachaPoly(crypto, key);
+  if (isAeadCipher(name)) return aesGcm(crypto, name, key, iv);
+  if (mac === undefined) throw new RangeError(`${name} needs a MAC`);
+  return mac.name.endsWith('-etm@openssh.com') ? aesCtrEtm(crypto, name, key, iv, mac) : aesCtrMac(crypto, name, key, iv, mac);
+}
+
+/** MAC = HMAC(key, uint32 sequence ‖ data) (RFC 4253 §6.4). */
+function computeMac(crypto: SshCrypto, mac: MacKey, sequence: number, data: Uint8Array): Uint8Array {
+  const input = new Uint8Array(4 + data.length);
+  writeU32(input, 0, sequence >>> 0);
+  input.set(data, 4);
+  return crypto.hmac(mac.name.includes('512') ? 'sha512' : 'sha256', mac.key, input);
+}
+
+/**
+ * aes-ctr (RFC 4344 §4) with encrypt-and-MAC (RFC 4253 §6.4): the length is inside the
+ * first encrypted block, so a whole block is decrypted before the length is known.
+ */
+function aesCtrMac(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uint8Array, mac: MacKey): PacketCipher {
+  const encrypt = crypto.aesCtr(key, iv);
+  const decrypt = crypto.aesCtr(key, iv);
+  const tagSize = macKeySize(mac.name);
+  let firstBlock: Uint8Array = new Uint8Array(0);
+  return {
+    name,
+    blockSize: 16,
+    headSize: 16,
+    tagSize,
+    lengthExcluded: false,
+    packetLength(_sequence, head) {
+      firstBlock = decrypt.update(head.subarray(0, 16));
+      return readU32(firstBlock, 0);
+    },
+    seal(sequence, plain) {
+      const out = new Uint8Array(plain.length + tagSize);
+      out.set(encrypt.update(plain), 0);
+      out.set(computeMac(crypto, mac, sequence, plain), plain.length);
+      return out;
+    },
+    open(sequence, packet) {
+      const end = packet.length - tagSize;
+      const plain = new Uint8Array(end);
+      plain.set(firstBlock, 0);
+      plain.set(decrypt.update(packet.subarray(16, end)), 16);
+      if (!constantTimeEqual(computeMac(crypto, mac, sequence, plain), packet.subarray(end))) return null;
+      return plain.subarray(LENGTH_SIZE);
+    },
+  };
+}
+
+/**
+ * aes-ctr with encrypt-then-MAC (OpenSSH PROTOCOL §1.5): the length stays in clear, the MAC
+ * covers length and ciphertext and is checked before anything is decrypted.
+ */
+function aesCtrEtm(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uint8Array, mac: MacKey): PacketCipher {
+  const encrypt = crypto.aesCtr(key, iv);
+  const decrypt = crypto.aesCtr(key, iv);
+  const tagSize = macKeySize(mac.name);
+  return {
+    name,
+    blockSize: 16,
+    headSize: LENGTH_SIZE,
+    tagSize,
+    lengthExcluded: true,
+    packetLength: (_sequence, head) => readU32(head, 0),
+    seal(sequence, plain) {
+      const out = new Uint8Array(plain.length + tagSize);
+      out.set(plain.subarray(0, LENGTH_SIZE), 0);
+      out.set(encrypt.update(plain.subarray(LENGTH_SIZE)), LENGTH_SIZE);
+      out.set(computeMac(crypto, mac, sequence, out.subarray(0, plain.length)), plain.length);
+      return out;
+    },
+    open(sequence, packet) {
+      const end = packet.length - tagSize;
+      if (!constantTimeEqual(computeMac(crypto, mac, sequence, packet.subarray(0, end)), packet.subarray(end))) return null;
+      return decrypt.update(packet.subarray(LENGTH_SIZE, end));
+    },
+  };
 }
 
 /**
@@ -86,6 +196,7 @@ function chachaPoly(crypto: SshCrypto, key: Uint8Array): PacketCipher {
   return {
     name: 'chacha20-poly1305@openssh.com',
     blockSize: 8,
+    headSize: LENGTH_SIZE,
     tagSize: 16,
     lengthExcluded: true,
     packetLength(sequence, head) {
@@ -124,6 +235,7 @@ function aesGcm(crypto: SshCrypto, name: CipherName, key: Uint8Array, initialIv:
   return {
     name,
     blockSize: 16,
+    headSize: LENGTH_SIZE,
     tagSize: 16,
     lengthExcluded: true,
     packetLength: (_sequence, head) => readU32(head, 0),

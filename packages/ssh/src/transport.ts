@@ -23,7 +23,6 @@ import {
   EXT_INFO_CLIENT,
   KEX_NAMES,
   type KexInitRepr,
-  MAC_NAMES,
   type Negotiated,
   STRICT_KEX_CLIENT,
   STRICT_KEX_SERVER,
@@ -35,7 +34,20 @@ import {
 } from './kex.js';
 import { ED25519, type SshPrivateKey, verifySignature } from './keys.js';
 import { DISCONNECT, MSG, isKexMessage } from './messages.js';
-import { CIPHER_NAMES, type CipherName, LENGTH_SIZE, MIN_PADDING, NONE_CIPHER, type PacketCipher, cipherKeySizes, createPacketCipher, framePacket } from './packet.js';
+import {
+  CIPHER_NAMES,
+  type CipherName,
+  LENGTH_SIZE,
+  MAC_NAMES,
+  MIN_PADDING,
+  type MacName,
+  NONE_CIPHER,
+  type PacketCipher,
+  cipherKeySizes,
+  createPacketCipher,
+  framePacket,
+  macKeySize,
+} from './packet.js';
 import { SshReader, encode } from './wire.js';
 
 /** Limits and timers of a transport; every field has a default in {@link TRANSPORT_DEFAULTS}. */
@@ -58,6 +70,8 @@ export interface TransportConfig {
   readonly maxQueuedMessages: number;
   /** Ciphers offered, in preference order. */
   readonly ciphers: readonly CipherName[];
+  /** MACs offered for the aes-ctr ciphers, in preference order. */
+  readonly macs: readonly MacName[];
 }
 
 export const TRANSPORT_DEFAULTS: TransportConfig = {
@@ -70,6 +84,7 @@ export const TRANSPORT_DEFAULTS: TransportConfig = {
   rekeyIntervalMs: 3_600_000,
   maxQueuedMessages: 1024,
   ciphers: CIPHER_NAMES,
+  macs: MAC_NAMES,
 };
 
 /** What a transport needs from its surroundings. */
@@ -327,7 +342,7 @@ export class SshTransport {
   private readPacket(): Uint8Array | null {
     const cipher = this.receiveCipher;
     if (this.pendingLength < 0) {
-      if (this.inBuffer.length < LENGTH_SIZE) return null;
+      if (this.inBuffer.length < cipher.headSize) return null;
       const length = cipher.packetLength(this.receiveSequence, this.inBuffer);
       const aligned = cipher.lengthExcluded ? length : length + LENGTH_SIZE;
       if (length > this.config.maxPacketLength || length < MIN_PADDING + 2) {
@@ -402,8 +417,8 @@ export class SshTransport {
       hostKeyAlgorithms,
       ciphersClientToServer: this.config.ciphers,
       ciphersServerToClient: this.config.ciphers,
-      macsClientToServer: MAC_NAMES,
-      macsServerToClient: MAC_NAMES,
+      macsClientToServer: this.config.macs,
+      macsServerToClient: this.config.macs,
       compressionClientToServer: ['none'],
       compressionServerToClient: ['none'],
       firstKexPacketFollows: false,
@@ -562,14 +577,16 @@ export class SshTransport {
     if (this.sessionId.length === 0) this.sessionId = hash;
     const negotiated = this.negotiated as Negotiated;
     const crypto = this.deps.crypto;
-    const make = (name: CipherName, ivLetter: string, keyLetter: string): PacketCipher => {
+    // RFC 4253 §7.2: letters A–F name the IVs, encryption keys and integrity keys.
+    const make = (name: CipherName, mac: MacName | undefined, ivLetter: string, keyLetter: string, macLetter: string): PacketCipher => {
       const sizes = cipherKeySizes(name);
       const iv = deriveKey(crypto, secret, hash, ivLetter, this.sessionId, sizes.iv);
       const key = deriveKey(crypto, secret, hash, keyLetter, this.sessionId, sizes.key);
-      return createPacketCipher(crypto, name, key, iv);
+      const macKey = mac === undefined ? undefined : { name: mac, key: deriveKey(crypto, secret, hash, macLetter, this.sessionId, macKeySize(mac)) };
+      return createPacketCipher(crypto, name, key, iv, macKey);
     };
-    const clientToServer = make(negotiated.cipherClientToServer, 'A', 'C');
-    const serverToClient = make(negotiated.cipherServerToClient, 'B', 'D');
+    const clientToServer = make(negotiated.cipherClientToServer, negotiated.macClientToServer, 'A', 'C', 'E');
+    const serverToClient = make(negotiated.cipherServerToClient, negotiated.macServerToClient, 'B', 'D', 'F');
     this.pendingSendCipher = this.isClient ? clientToServer : serverToClient;
     this.pendingReceiveCipher = this.isClient ? serverToClient : clientToServer;
     this.phase = 'awaiting-newkeys';

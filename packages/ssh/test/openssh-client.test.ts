@@ -59,7 +59,9 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const sshArgs = (cipher: string, command: string): string[] => [
+  const sshArgs = (cipher: string, command: string, mac = 'hmac-sha2-256-etm@openssh.com'): string[] => [
+    '-m',
+    mac,
     '-p',
     String(port),
     '-i',
@@ -102,6 +104,25 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
       expect(stderr).toBe('');
       expect(code).toBe(0);
       expect(received).toBe(data.length);
+      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    });
+  }
+
+  for (const [cipher, mac] of [
+    ['aes128-ctr', 'hmac-sha2-256-etm@openssh.com'],
+    ['aes256-ctr', 'hmac-sha2-512-etm@openssh.com'],
+    ['aes128-ctr', 'hmac-sha2-256'],
+    ['aes256-ctr', 'hmac-sha2-512'],
+  ]) {
+    it(`runs echo and moves 4 MB through cat over ${cipher} with ${mac}`, async () => {
+      const { stdout } = await run(SSH, sshArgs(cipher, 'echo hello', mac));
+      expect(stdout).toBe('hello\n');
+      const data = randomBytes(4 * 1024 * 1024);
+      const child = spawn(SSH, sshArgs(cipher, 'cat', mac), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const hash = createHash('sha256');
+      child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
+      child.stdin.end(data);
+      expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
       expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     });
   }

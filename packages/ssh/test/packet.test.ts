@@ -2,7 +2,11 @@ import { DecodeError, fromHex, readU32, toHex } from '@morgana/core';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CIPHER_NAMES, NONE_CIPHER, cipherKeySizes, createPacketCipher, emitKexInit, framePacket, parseKexInit } from '../src/index.js';
+import {
+  CIPHER_NAMES,
+  type CipherName,
+  MAC_NAMES,
+  type MacName, NONE_CIPHER, cipherKeySizes, createPacketCipher, emitKexInit, framePacket, isAeadCipher, macKeySize, parseKexInit } from '../src/index.js';
 
 const crypto = createNodeSshCrypto();
 
@@ -29,24 +33,31 @@ describe('binary packet protocol (RFC 4253 §6)', () => {
     expect(cipher.open(8, sealed)).toBeNull();
   });
 
-  for (const name of CIPHER_NAMES) {
-    it(`round-trips any payload through ${name} framing and rejects any flipped bit`, () => {
+  const modes = CIPHER_NAMES.flatMap((name): { name: CipherName; mac: MacName | undefined }[] =>
+    isAeadCipher(name) ? [{ name, mac: undefined }] : MAC_NAMES.map((mac) => ({ name, mac })),
+  );
+  for (const { name, mac } of modes) {
+    it(`round-trips any payload through ${name}${mac ? ` + ${mac}` : ''} framing and rejects any flipped bit`, () => {
       fc.assert(
         fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(0xffff_ffff), fc.nat(), (payload, sequence, flip) => {
           const sizes = cipherKeySizes(name);
           const key = crypto.randomBytes(sizes.key);
           const iv = crypto.randomBytes(sizes.iv);
-          const sender = createPacketCipher(crypto, name, key, iv);
-          const receiver = createPacketCipher(crypto, name, key, iv);
+          const macKey = mac === undefined ? undefined : { name: mac, key: crypto.randomBytes(macKeySize(mac)) };
+          const sender = createPacketCipher(crypto, name, key, iv, macKey);
+          const receiver = createPacketCipher(crypto, name, key, iv, macKey);
           const plain = framePacket(sender, payload, (n) => crypto.randomBytes(n));
           const length = readU32(plain, 0);
-          expect(length % sender.blockSize).toBe(0);
+          expect((sender.lengthExcluded ? length : length + 4) % sender.blockSize).toBe(0);
           expect(plain[4]).toBeGreaterThanOrEqual(4);
           const sealed = sender.seal(sequence, plain);
           expect(receiver.packetLength(sequence, sealed)).toBe(length);
           const tampered = sealed.slice();
           tampered[flip % tampered.length] ^= 0x80;
-          expect(receiver.open(sequence, tampered)).toBeNull();
+          // A fresh receiver per attempt: the aes-ctr keystream is stateful.
+          const victim = createPacketCipher(crypto, name, key, iv, macKey);
+          const tamperedLength = victim.packetLength(sequence, tampered);
+          if (tamperedLength === length) expect(victim.open(sequence, tampered)).toBeNull();
           const body = receiver.open(sequence, sealed);
           expect(toHex(body?.subarray(1, 1 + payload.length) ?? new Uint8Array(0))).toBe(toHex(payload));
         }),
