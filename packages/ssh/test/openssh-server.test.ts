@@ -7,7 +7,7 @@ import { createSystemClock, parseIpv4, utf8Decode } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SshClient, blobAlgorithm, connectSsh, parseAuthorizedKeys, parseOpenSshPrivateKey } from '../src/index.js';
+import { type CipherName, type MacName, type SshClient, blobAlgorithm, connectSsh, parseAuthorizedKeys, parseOpenSshPrivateKey } from '../src/index.js';
 
 const run = promisify(execFile);
 const SSHD = '/usr/sbin/sshd';
@@ -72,7 +72,7 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const login = async (cipher: string): Promise<SshClient> => {
+  const login = async (cipher: string, mac?: string): Promise<SshClient> => {
     const flow = await stack.tcp.connect(parseIpv4('127.0.0.1'), port);
     const expected = parseAuthorizedKeys(hostKeyPublic)[0];
     return connectSsh(flow, {
@@ -81,7 +81,7 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
       user: 'root',
       privateKey: parseOpenSshPrivateKey(crypto, readFileSync(userKey, 'utf8')),
       verifyHostKey: (algorithm, blob) => blobAlgorithm(blob) === algorithm && Buffer.from(blob).equals(expected.blob),
-      transport: { ciphers: [cipher as 'aes128-gcm@openssh.com'] },
+      transport: { ciphers: [cipher as CipherName], ...(mac ? { macs: [mac as MacName] } : {}) },
     });
   };
 
@@ -93,6 +93,18 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
       const result = await client.exec('echo hello');
       expect(utf8Decode(result.stdout)).toBe('hello\n');
       expect(result.exitStatus).toBe(0);
+      await client.close();
+    });
+  }
+
+  for (const [cipher, mac] of [
+    ['aes128-ctr', 'hmac-sha2-256-etm@openssh.com'],
+    ['aes256-ctr', 'hmac-sha2-512'],
+  ]) {
+    it(`logs in and runs a command over ${cipher} with ${mac}`, async () => {
+      const client = await login(cipher, mac);
+      expect(client.transport.negotiated?.macClientToServer).toBe(mac);
+      expect(utf8Decode((await client.exec('echo hello')).stdout)).toBe('hello\n');
       await client.close();
     });
   }
