@@ -95,6 +95,59 @@ async function linuxBaseline(): Promise<number> {
   }
 }
 
+/** A client in the namespace that opens, asks, reads the answer and closes, as fast as it can, for SHORT_SECONDS. */
+const SHORT_SECONDS = Number(process.env.BENCH_SHORT_SECONDS ?? 5);
+const shortClient = (address: string) => `import socket, time
+n = 0
+end = time.time() + ${SHORT_SECONDS}
+while time.time() < end:
+    s = socket.create_connection(('${address}', 5003))
+    s.sendall(b'ping')
+    while s.recv(64): pass
+    s.close()
+    n += 1
+print(n)`;
+
+function reportRate(label: string, count: number): number {
+  const rate = count / SHORT_SECONDS;
+  console.log(`${label.padEnd(58)} ${rate.toFixed(0).padStart(8)} connections/s (request, answer, close)`);
+  return rate;
+}
+
+async function shortConnections(): Promise<void> {
+  const ns = await createTestNetns({ address: `${KERNEL}/24` });
+  const stack = createDirectStack({ netif: await openTap({ name: ns.device, netns: ns.name }), ipv4: { address: `${OURS}/24` } });
+  let ours = 0;
+  try {
+    stack.tcp.listen(5003, {
+      backlog: 1024,
+      onConnection: (flow) => {
+        void (async () => {
+          await flow.read();
+          await flow.write(new TextEncoder().encode('pong'));
+          await flow.close();
+        })().catch(() => flow.abort());
+      },
+    });
+    const run = await ns.exec('python3', ['-c', shortClient(OURS)], { timeoutMs: 120_000 });
+    ours = reportRate('short connections: Linux client -> morgana on TAP', Number(run.stdout.trim()));
+  } finally {
+    await stack.close();
+    await ns.destroy();
+  }
+  const veth: TestNetns = await createTestNetns({ veth: 'veth0', address: `${KERNEL}/24`, peerAddress: `${OURS}/24` });
+  try {
+    const server = veth.spawn('ip', ['netns', 'exec', `${veth.name}-peer`, process.execPath, '-e', `require('net').createServer({allowHalfOpen:true},(s)=>{s.once('data',()=>s.end('pong'))}).listen(5003,'${OURS}')`], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const run = await veth.exec('python3', ['-c', shortClient(OURS)], { timeoutMs: 120_000 });
+    const linux = reportRate('short connections: Linux client -> node:net over veth', Number(run.stdout.trim()));
+    if (ours > 0 && linux > 0) console.log(`  short connections: morgana / node:net on Linux TCP = ${(ours / linux).toFixed(2)}`);
+    server.kill();
+  } finally {
+    await veth.destroy();
+  }
+}
+
 console.log(`bulk TCP, ${BENCH_MB} MB each way, node ${process.version}`);
 const baseline = await linuxBaseline();
 for (const [label, offload] of [
@@ -105,3 +158,4 @@ for (const [label, offload] of [
   if (down > 0) console.log(`  ${label}: morgana send / Linux-over-veth = ${(down / baseline).toFixed(2)}`);
   if (up > 0) console.log(`  ${label}: morgana receive / Linux-over-veth = ${(up / baseline).toFixed(2)}`);
 }
+await shortConnections();
