@@ -11,3 +11,4 @@ export * from './grant.js';
 export * from './xenbus.js';
 export * from './netfront.js';
 export * from './netback.js';
+export * from './netback-worker.js';
