@@ -111,11 +111,13 @@ export interface XmppServerConfig {
   readonly maxResourcesPerUser?: number;
   /** SASL attempts per connection before the stream is closed (RFC 6120 §6.4.5); default 3. */
   readonly maxAuthAttempts?: number;
+  /** Stanzas queued to one session whose write has not completed before it is closed; default 1000. */
+  readonly maxPendingWrites?: number;
   readonly limits?: Partial<XmlLimits>;
 }
 
 /** Defaults of {@link XmppServerConfig}. */
-export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3 };
+export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3, maxPendingWrites: 1000 };
 
 /** A running server. */
 export interface XmppServer {
@@ -137,6 +139,8 @@ interface ClientSession {
   priority: number;
   /** Whether it asked for its roster (RFC 6121 §2.1.6: pushes go to "interested" resources). */
   interested: boolean;
+  /** Stanzas handed to the flow whose write has not resolved yet. */
+  pendingWrites: number;
 }
 
 const SERVER_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER];
@@ -149,6 +153,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   const maxSessions = config.maxSessions ?? XMPP_SERVER_DEFAULTS.maxSessions;
   const maxResources = config.maxResourcesPerUser ?? XMPP_SERVER_DEFAULTS.maxResourcesPerUser;
   const maxAuthAttempts = config.maxAuthAttempts ?? XMPP_SERVER_DEFAULTS.maxAuthAttempts;
+  const maxPendingWrites = config.maxPendingWrites ?? XMPP_SERVER_DEFAULTS.maxPendingWrites;
   const counters = new CounterSet();
   /** Bound sessions by bare JID, then resource. */
   const accounts = new Map<string, Map<string, ClientSession>>();
@@ -160,8 +165,23 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   const exists = async (local: string): Promise<boolean> => (await deps.store.credentials(local, 'sha256')) !== undefined;
 
   function deliver(session: ClientSession, stanza: XmlElement): void {
+    if (session.stream.isClosed) return;
+    // A recipient that does not read must not make the server buffer without bound: past
+    // maxPendingWrites stanzas in flight, its session ends.
+    if (session.pendingWrites >= maxPendingWrites) {
+      counters.add('send-queue-full');
+      void session.stream.fail('resource-constraint', 'too many stanzas waiting to be sent (maxPendingWrites)');
+      return;
+    }
     counters.add('stanzas-routed');
-    session.stream.send(stanza).catch(() => counters.add('delivery-failed'));
+    session.pendingWrites++;
+    session.stream.send(stanza).then(
+      () => void session.pendingWrites--,
+      () => {
+        session.pendingWrites--;
+        counters.add('delivery-failed');
+      },
+    );
   }
 
   async function rosterItem(local: string, jid: string): Promise<StoredRosterItem | undefined> {
@@ -534,7 +554,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     // other allowed policy; keeping the old session is the least surprising).
     if (resource === '' || resources.has(resource)) resource = `${resource}${resource ? '-' : ''}${makeNonce(deps.random, 10)}`;
     const jid: Jid = { local: user, domain, resource };
-    const session: ClientSession = { jid, stream, presence: undefined, priority: 0, interested: false };
+    const session: ClientSession = { jid, stream, presence: undefined, priority: 0, interested: false, pendingWrites: 0 };
     resources.set(resource, session);
     accounts.set(user, resources);
     counters.add('sessions-bound');

@@ -195,6 +195,37 @@ describe('server limits', () => {
     listener.close();
   });
 
+  it('ends the session of a recipient that stops reading once maxPendingWrites stanzas wait', async () => {
+    const limited = createXmppServer({ clock, random, crypto: nodeCrypto, store }, { domain: DOMAIN, allowPlainWithoutTls: true, maxPendingWrites: 4 });
+    const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow) });
+    // Bob negotiates by hand in one burst and then never reads again.
+    const bob = await stack.tcp.connect(LOOPBACK, listener.port);
+    const auth = `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0bob\0builder').toString('base64')}</auth>`;
+    const bind = `<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>slow</resource></bind></iq><presence/>`;
+    const readUntil = async (marker: string): Promise<void> => {
+      let seen = '';
+      while (!seen.includes(marker)) {
+        const chunk = await bob.read();
+        if (chunk === null) throw new Error(`closed before ${marker}: ${seen}`);
+        seen += new TextDecoder().decode(chunk);
+      }
+    };
+    await bob.write(new TextEncoder().encode(HEADER + auth));
+    await readUntil('<success');
+    await bob.write(new TextEncoder().encode(HEADER + bind));
+    await readUntil('</iq>');
+    const alice = await connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), { jid: `alice@${DOMAIN}`, password: 'wonderland', clock, random, crypto: nodeCrypto, keepaliveInterval: 0 });
+    const big = 'x'.repeat(60_000);
+    for (let i = 0; i < 200 && limited.stats()['send-queue-full'] === undefined; i++) {
+      await alice.sendMessage(`bob@${DOMAIN}/slow`, big);
+      await alice.ping();
+    }
+    expect(limited.stats()['send-queue-full']).toBeGreaterThan(0);
+    await alice.close();
+    bob.abort();
+    listener.close();
+  });
+
   it('sends a whitespace keepalive every keepaliveInterval (RFC 6120 §4.6.1)', async () => {
     const virtual = new VirtualClock();
     const tcp = await stack.tcp.connect(LOOPBACK, port);
