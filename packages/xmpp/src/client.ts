@@ -15,7 +15,9 @@ import {
   NS_ROSTER,
   NS_SASL,
   NS_SESSION,
+  NS_SM,
   NS_TLS,
+  SM_MODULUS,
   type StartTls,
   XmppStream,
   stanzaError,
@@ -45,6 +47,8 @@ export interface XmppClientOptions {
   /** Milliseconds between whitespace keepalives (RFC 6120 §4.6.1); 0 disables; default 60 000. */
   readonly keepaliveInterval?: number;
   readonly limits?: Partial<XmlLimits>;
+  /** Enable XEP-0198 stream management (acks, no resumption) when offered; default false. */
+  readonly streamManagement?: boolean;
 }
 
 /** Defaults of {@link XmppClientOptions}. */
@@ -97,6 +101,12 @@ export interface XmppClient {
   ping(to?: string): Promise<number>;
   /** XEP-0030 disco#info: the entity's features. */
   discoInfo(to?: string): Promise<string[]>;
+  /** Whether XEP-0198 stream management is on. */
+  readonly streamManagement: boolean;
+  /** XEP-0198: asks the server how many of our stanzas it handled (mod 2^32). */
+  requestAck(): Promise<number>;
+  /** XEP-0198: stanzas sent since enabling (mod 2^32). */
+  readonly sentStanzas: number;
   close(): Promise<void>;
 }
 
@@ -188,7 +198,13 @@ export async function connectXmpp(flow: Flow, options: XmppClientOptions): Promi
       const answer = await stream.nextElement();
       if (answer.attrs.type !== 'result') throw stanzaErrorOf(answer);
     }
-    return new Session(stream, jid, secure, mechanism, options);
+    let sm = false;
+    if (options.streamManagement && child(features, 'sm', NS_SM)) {
+      await stream.send(el('enable', NS_SM));
+      const answer = await stream.nextElement();
+      sm = answer.name === 'enabled' && answer.ns === NS_SM;
+    }
+    return new Session(stream, jid, secure, mechanism, sm, options);
   } catch (error) {
     if (error instanceof XmlError) await stream.fail('not-well-formed');
     else await stream.close();
@@ -239,12 +255,16 @@ class Session implements XmppClient {
   private keepalive: Timer | undefined;
   private closed = false;
   private nextId = 0;
+  private inbound = 0;
+  sentStanzas = 0;
+  private readonly ackWaiters: ((h: number) => void)[] = [];
 
   constructor(
     private readonly stream: XmppStream,
     readonly jid: Jid,
     readonly secure: boolean,
     readonly mechanism: string,
+    readonly streamManagement: boolean,
     private readonly options: XmppClientOptions,
   ) {
     this.iqTimeout = options.iqTimeout ?? XMPP_CLIENT_DEFAULTS.iqTimeout;
@@ -285,6 +305,12 @@ class Session implements XmppClient {
     if (stanza.name === 'error' && stanza.ns !== NS_CLIENT) {
       throw streamErrorOf(stanza);
     }
+    if (stanza.ns === NS_SM && this.streamManagement) {
+      if (stanza.name === 'r') await this.stream.send(el('a', NS_SM, { h: String(this.inbound) }));
+      else if (stanza.name === 'a') this.ackWaiters.shift()?.(Number(stanza.attrs.h));
+      return;
+    }
+    if (this.streamManagement && stanza.ns === NS_CLIENT) this.inbound = (this.inbound + 1) % SM_MODULUS;
     if (stanza.name === 'message') this.emitter.emit('message', stanza);
     else if (stanza.name === 'presence') this.emitter.emit('presence', stanza);
     else if (stanza.name === 'iq') await this.onIq(stanza);
@@ -335,7 +361,28 @@ class Session implements XmppClient {
 
   send(stanza: XmlElement): Promise<void> {
     if (this.closed) return Promise.reject(new ProtocolError('the stream is closed'));
+    if (this.streamManagement && stanza.ns === NS_CLIENT) this.sentStanzas = (this.sentStanzas + 1) % SM_MODULUS;
     return this.stream.send(stanza);
+  }
+
+  requestAck(): Promise<number> {
+    if (!this.streamManagement) return Promise.reject(new ProtocolError('stream management is not enabled'));
+    return new Promise<number>((resolve, reject) => {
+      const waiter = (h: number): void => {
+        timer.cancel();
+        resolve(h);
+      };
+      const timer = this.options.clock.setTimer(this.iqTimeout, () => {
+        const index = this.ackWaiters.indexOf(waiter);
+        if (index >= 0) this.ackWaiters.splice(index, 1);
+        reject(new TimeoutError(`no ack within ${this.iqTimeout} ms (iqTimeout)`));
+      });
+      this.ackWaiters.push(waiter);
+      this.stream.send(el('r', NS_SM)).catch((error: unknown) => {
+        timer.cancel();
+        reject(error as Error);
+      });
+    });
   }
 
   iq(type: 'get' | 'set', to: string | undefined, payload: XmlElement): Promise<XmlElement> {

@@ -17,7 +17,9 @@ import {
   NS_SASL,
   NS_SESSION,
   NS_STREAMS,
+  NS_SM,
   NS_TLS,
+  SM_MODULUS,
   type StartTls,
   XmppStream,
   conditionForXmlError,
@@ -141,6 +143,8 @@ interface ClientSession {
   interested: boolean;
   /** Stanzas handed to the flow whose write has not resolved yet. */
   pendingWrites: number;
+  /** XEP-0198 counters once enabled: stanzas handled from the client and sent to it. */
+  sm: { inbound: number; outbound: number } | undefined;
 }
 
 const SERVER_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER];
@@ -174,6 +178,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
       return;
     }
     counters.add('stanzas-routed');
+    if (session.sm) session.sm.outbound = (session.sm.outbound + 1) % SM_MODULUS;
     session.pendingWrites++;
     session.stream.send(stanza).then(
       () => void session.pendingWrites--,
@@ -434,6 +439,29 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     return handleIq(session, stamped, to);
   }
 
+  /**
+   * XEP-0198 stream management without resumption: enable, answer ack requests with the count
+   * of handled stanzas, and check the client's acks against what was sent (XEP-0198 §4, §5).
+   */
+  async function streamManagement(session: ClientSession, element: XmlElement): Promise<void> {
+    if (element.name === 'enable') {
+      if (session.sm) return session.stream.send(el('failed', NS_SM, {}, [el('unexpected-request', 'urn:ietf:params:xml:ns:xmpp-stanzas')]));
+      session.sm = { inbound: 0, outbound: 0 };
+      return session.stream.send(el('enabled', NS_SM));
+    }
+    if (session.sm === undefined) return session.stream.fail('unsupported-stanza-type', 'stream management is not enabled');
+    if (element.name === 'r') return session.stream.send(el('a', NS_SM, { h: String(session.sm.inbound) }));
+    if (element.name === 'a') {
+      const h = Number(element.attrs.h);
+      if (!Number.isInteger(h) || h < 0 || h > session.sm.outbound) {
+        counters.add('sm-bad-ack');
+        return session.stream.fail('undefined-condition', 'handled-count-too-high');
+      }
+      return;
+    }
+    await session.stream.fail('unsupported-stanza-type');
+  }
+
   /** Negotiation up to resource binding (RFC 6120 §4-§7); returns the bound session. */
   async function negotiate(stream: XmppStream): Promise<ClientSession | undefined> {
     let secure = false;
@@ -463,7 +491,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
           features.push(el('mechanisms', NS_SASL, {}, mechanisms.map((m) => el('mechanism', NS_SASL, {}, [m]))));
         }
       } else {
-        features.push(el('bind', NS_BIND), el('session', NS_SESSION, {}, [el('optional', NS_SESSION)]));
+        features.push(el('bind', NS_BIND), el('session', NS_SESSION, {}, [el('optional', NS_SESSION)]), el('sm', NS_SM));
       }
       await stream.send(el('features', NS_STREAMS, {}, features));
       return true;
@@ -554,7 +582,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     // other allowed policy; keeping the old session is the least surprising).
     if (resource === '' || resources.has(resource)) resource = `${resource}${resource ? '-' : ''}${makeNonce(deps.random, 10)}`;
     const jid: Jid = { local: user, domain, resource };
-    const session: ClientSession = { jid, stream, presence: undefined, priority: 0, interested: false, pendingWrites: 0 };
+    const session: ClientSession = { jid, stream, presence: undefined, priority: 0, interested: false, pendingWrites: 0, sm: undefined };
     resources.set(resource, session);
     accounts.set(user, resources);
     counters.add('sessions-bound');
@@ -581,10 +609,16 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
         if (event === null || event.type === 'stream-close') break;
         if (event.type !== 'stanza') continue;
         const stanza = event.element;
+        if (stanza.ns === NS_SM) {
+          await streamManagement(session, stanza);
+          if (stream.isClosed) break;
+          continue;
+        }
         if (stanza.ns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(stanza.name)) {
           await stream.fail('unsupported-stanza-type');
           break;
         }
+        if (session.sm) session.sm.inbound = (session.sm.inbound + 1) % SM_MODULUS;
         await route(session, stanza);
         if (stream.isClosed) break;
       }

@@ -18,6 +18,10 @@ export const NS_ROSTER = 'jabber:iq:roster';
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+export const NS_SM = 'urn:xmpp:sm:3';
+
+/** Stream management counters wrap at 2^32 (XEP-0198 §4). */
+export const SM_MODULUS = 2 ** 32;
 
 /** Upgrades a flow to TLS (client or server side, as injected) once `<proceed/>` was exchanged. */
 export type StartTls = (flow: Flow) => Promise<Flow>;

@@ -51,6 +51,15 @@ describe.runIf(haveProsody)('morgana client against Prosody', () => {
     await plain.close();
   });
 
+  it('enables stream management and gets acks (XEP-0198)', async () => {
+    const alice = await login('alice', 'wonderland', { streamManagement: true });
+    expect(alice.streamManagement).toBe(true);
+    await alice.ping();
+    await alice.sendMessage(`alice@${HOST}/nowhere`, 'to myself');
+    expect(await alice.requestAck()).toBe(alice.sentStanzas);
+    await alice.close();
+  });
+
   it('is refused with a wrong password', async () => {
     await expect(login('alice', 'wrong', { mechanisms: ['SCRAM-SHA-1'] })).rejects.toMatchObject({ condition: 'not-authorized' });
   });

@@ -69,7 +69,7 @@ export async function startProsody(host: string): Promise<Prosody> {
       'http_ports = { }',
       'https_ports = { }',
       'c2s_direct_tls_ports = { }',
-      'modules_enabled = { "roster", "saslauth", "tls", "disco", "ping" }',
+      'modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "smacks" }',
       'modules_disabled = { "s2s" }',
       'authentication = "internal_hashed"',
       'storage = "internal"',

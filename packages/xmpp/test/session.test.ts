@@ -126,6 +126,18 @@ describe('XMPP client and server over loopback TCP', () => {
     listener.close();
   });
 
+  it('enables stream management and acks handled stanzas (XEP-0198 §4)', async () => {
+    const alice = await login('alice', 'wonderland', { streamManagement: true });
+    expect(alice.streamManagement).toBe(true);
+    await alice.sendPresence();
+    for (let i = 0; i < 3; i++) await alice.sendMessage(`alice@${DOMAIN}/test`, `note ${i}`);
+    expect(await alice.requestAck()).toBe(alice.sentStanzas);
+    expect(alice.sentStanzas).toBe(4);
+    const closed = new Promise<Error | undefined>((resolve) => alice.on('close', resolve));
+    await alice.send(el('a', 'urn:xmpp:sm:3', { h: '1000' }));
+    expect(await closed).toMatchObject({ condition: 'undefined-condition' });
+  });
+
   it('closes the stream with policy-violation when a stanza exceeds maxStanzaSize', async () => {
     const alice = await login('alice', 'wonderland');
     const closed = new Promise<Error | undefined>((resolve) => alice.on('close', resolve));
