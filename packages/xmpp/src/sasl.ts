@@ -224,6 +224,11 @@ export class ScramServer {
     private readonly serverNonce: string,
   ) {}
 
+  /** The client's GS2 channel-binding flag ('n' or 'y'), once the client-first message is read. */
+  get channelBindingFlag(): string {
+    return this.gs2Header.slice(0, 1);
+  }
+
   /** Answers the client-first message. */
   async first(clientFirstBytes: Uint8Array): Promise<Uint8Array> {
     const clientFirst = fromUtf8(clientFirstBytes);

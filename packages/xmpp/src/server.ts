@@ -542,6 +542,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
         const creds = local ? await deps.store.credentials(local, 'sha256') : undefined;
         if (!creds || !(await checkPassword(deps.crypto, 'sha256', creds, password))) return failure('not-authorized');
         await stream.send(el('success', NS_SASL));
+        counters.add('auth-plain');
         return local;
       }
       const hash = SCRAM_MECHANISMS[mechanism];
@@ -555,6 +556,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
       if (response.name === 'abort' && response.ns === NS_SASL) return failure('aborted');
       if (response.name !== 'response' || response.ns !== NS_SASL) return failure('malformed-request');
       const { message, username } = await server.final(fromBase64(text(response).trim()));
+      counters.add(`auth-${mechanism.toLowerCase()}-gs2-${server.channelBindingFlag}`);
       await stream.send(el('success', NS_SASL, {}, [toBase64(message)]));
       return tryParseJid(`${username}@${domain}`)?.local;
     } catch (error) {

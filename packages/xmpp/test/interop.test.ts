@@ -127,6 +127,9 @@ describe.runIf(haveSlixmpp)('slixmpp clients against the morgana server', () => 
     expect(result.events).toContainEqual(expect.objectContaining({ event: 'message', at: 'a', sender: `bob@${HOST}/slix`, body: 'reply from b' }));
     expect(result.events).toContainEqual(expect.objectContaining({ event: 'message', at: 'a', sender: `carol@${HOST}/m`, body: 'echo: hello third' }));
     expect(result.events).toContainEqual(expect.objectContaining({ event: 'ping' }));
+    // slixmpp authorizes and subscribes back by default: both rosters end at 'both'.
+    expect(result.events).toContainEqual({ event: 'roster', a: 'both', b: 'both' });
+    console.log(`morgana server counters: ${JSON.stringify(server.stats())}`);
     expect(result.code).toBe(0);
     console.log(`slixmpp: ${JSON.stringify(result.events[0])}`);
     await carol.close();
