@@ -3,12 +3,23 @@
  * unencrypted openssh-key-v1 private key files.
  */
 import { DecodeError, utf8Decode } from '@morgana/core';
-import type { SshCrypto } from './crypto.js';
+import type { RsaPrivateKey, SshCrypto } from './crypto.js';
 import { constantTimeEqual } from './crypto.js';
 import { SshReader, encode } from './wire.js';
 
-/** The one public-key algorithm implemented for host and user keys. */
+/** ssh-ed25519 (RFC 8709): key type and signature algorithm share the name. */
 export const ED25519 = 'ssh-ed25519';
+/** The RSA key type; its signature algorithms are rsa-sha2-256 and rsa-sha2-512 (RFC 8332). */
+export const SSH_RSA = 'ssh-rsa';
+/** Signature algorithms implemented, in our order of preference. */
+export const SIGNATURE_ALGORITHMS = [ED25519, 'rsa-sha2-512', 'rsa-sha2-256'] as const;
+/** OpenSSH refuses RSA moduli below 1024 bits; so do we (weak keys are forgeable). */
+const RSA_MIN_BITS = 1024;
+
+/** The key type (blob name) a signature algorithm uses. */
+export function keyTypeOf(algorithm: string): string {
+  return algorithm === 'rsa-sha2-256' || algorithm === 'rsa-sha2-512' ? SSH_RSA : algorithm;
+}
 
 /** A private key that signs as one SSH public-key algorithm. */
 export interface SshPrivateKey {
@@ -29,6 +40,16 @@ export function ed25519Key(crypto: SshCrypto, seed: Uint8Array): SshPrivateKey {
   };
 }
 
+/** An RSA private key signing as rsa-sha2-512 (default) or rsa-sha2-256 (RFC 8332). */
+export function rsaKey(crypto: SshCrypto, key: RsaPrivateKey, algorithm: 'rsa-sha2-256' | 'rsa-sha2-512' = 'rsa-sha2-512'): SshPrivateKey {
+  const hash = algorithm === 'rsa-sha2-256' ? 'sha256' : 'sha512';
+  return {
+    algorithm,
+    publicBlob: encode((w) => w.string(SSH_RSA).mpint(key.e).mpint(key.n)),
+    sign: (data) => encode((w) => w.string(algorithm).string(crypto.rsaSign(hash, key, data))),
+  };
+}
+
 /** A fresh random Ed25519 key. */
 export function generateEd25519Key(crypto: SshCrypto): SshPrivateKey {
   return ed25519Key(crypto, crypto.randomBytes(32));
@@ -44,17 +65,25 @@ export function blobAlgorithm(blob: Uint8Array): string {
  * `publicBlob`. Malformed blobs are simply invalid: this never throws.
  */
 export function verifySignature(crypto: SshCrypto, algorithm: string, publicBlob: Uint8Array, data: Uint8Array, signatureBlob: Uint8Array): boolean {
-  if (algorithm !== ED25519) return false;
   try {
     const key = new SshReader(publicBlob);
-    if (key.text() !== ED25519) return false;
-    const publicKey = key.string();
-    key.expectEnd();
     const signature = new SshReader(signatureBlob);
-    if (signature.text() !== ED25519) return false;
+    if (key.text() !== keyTypeOf(algorithm) || signature.text() !== algorithm) return false;
+    if (algorithm === ED25519) {
+      const publicKey = key.string();
+      key.expectEnd();
+      const raw = signature.string();
+      signature.expectEnd();
+      return crypto.ed25519Verify(publicKey, data, raw);
+    }
+    if (keyTypeOf(algorithm) !== SSH_RSA) return false;
+    const e = key.mpint();
+    const n = key.mpint();
+    key.expectEnd();
     const raw = signature.string();
     signature.expectEnd();
-    return crypto.ed25519Verify(publicKey, data, raw);
+    if (n.length * 8 < RSA_MIN_BITS) return false;
+    return crypto.rsaVerify(algorithm === 'rsa-sha2-256' ? 'sha256' : 'sha512', { n, e }, data, raw);
   } catch (error) {
     if (error instanceof DecodeError) return false;
     throw error;
@@ -111,10 +140,10 @@ export function parseAuthorizedKeys(text: string): AuthorizedKey[] {
     const line = rawLine.trim();
     if (line.length === 0 || line.startsWith('#')) continue;
     const [algorithm, data, ...comment] = line.split(/\s+/);
-    if (algorithm !== ED25519 || data === undefined) continue;
+    if ((algorithm !== ED25519 && algorithm !== SSH_RSA) || data === undefined) continue;
     try {
       const blob = base64Decode(data);
-      if (blobAlgorithm(blob) !== algorithm) continue;
+      if (!wellFormedBlob(blob, algorithm)) continue;
       keys.push({ algorithm, blob, comment: comment.join(' ') });
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
@@ -123,25 +152,40 @@ export function parseAuthorizedKeys(text: string): AuthorizedKey[] {
   return keys;
 }
 
-/** Whether `blob` is one of `keys` (constant-time per comparison). */
+/** Whether a public key blob has exactly the fields of its key type (RFC 4253 §6.6, RFC 8709 §4). */
+function wellFormedBlob(blob: Uint8Array, type: string): boolean {
+  const reader = new SshReader(blob);
+  if (reader.text() !== type) return false;
+  if (type === ED25519) {
+    if (reader.string().length !== 32) return false;
+  } else {
+    reader.mpint();
+    if (reader.mpint().length * 8 < RSA_MIN_BITS) return false;
+  }
+  return reader.remaining === 0;
+}
+
+/** Whether `blob` is one of `keys`, for signature `algorithm` (constant-time per comparison). */
 export function isAuthorizedKey(keys: readonly AuthorizedKey[], algorithm: string, blob: Uint8Array): boolean {
   let found = false;
-  for (const key of keys) if (key.algorithm === algorithm && constantTimeEqual(key.blob, blob)) found = true;
+  const type = keyTypeOf(algorithm);
+  for (const key of keys) if (key.algorithm === type && constantTimeEqual(key.blob, blob)) found = true;
   return found;
 }
 
 /** An authorized_keys / .pub line for a key. */
 export function formatPublicKey(key: SshPrivateKey, comment = ''): string {
-  return `${key.algorithm} ${base64Encode(key.publicBlob)}${comment ? ` ${comment}` : ''}`;
+  return `${keyTypeOf(key.algorithm)} ${base64Encode(key.publicBlob)}${comment ? ` ${comment}` : ''}`;
 }
 
 const KEY_V1_MAGIC = 'openssh-key-v1\0';
 
 /**
  * Reads an unencrypted OpenSSH private key file (OpenSSH PROTOCOL.key, "openssh-key-v1")
- * holding one ssh-ed25519 key. Encrypted keys and other key types throw {@link DecodeError}.
+ * holding one ssh-ed25519 or ssh-rsa key (RSA keys sign as `rsaAlgorithm`). Encrypted keys
+ * and other key types throw {@link DecodeError}.
  */
-export function parseOpenSshPrivateKey(crypto: SshCrypto, text: string): SshPrivateKey {
+export function parseOpenSshPrivateKey(crypto: SshCrypto, text: string, rsaAlgorithm: 'rsa-sha2-256' | 'rsa-sha2-512' = 'rsa-sha2-512'): SshPrivateKey {
   const match = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
   if (!match) throw new DecodeError('not-openssh-key', 'no OPENSSH PRIVATE KEY block');
   const data = base64Decode(match[1].replace(/\s+/g, ''));
@@ -156,6 +200,17 @@ export function parseOpenSshPrivateKey(crypto: SshCrypto, text: string): SshPriv
   const secret = new SshReader(reader.string());
   if (secret.u32() !== secret.u32()) throw new DecodeError('bad-check', 'check integers differ (wrong passphrase or corrupt file)');
   const algorithm = secret.text();
+  if (algorithm === SSH_RSA) {
+    const n = secret.mpint();
+    const e = secret.mpint();
+    const d = secret.mpint();
+    const iqmp = secret.mpint();
+    const p = secret.mpint();
+    const q = secret.mpint();
+    const key = rsaKey(crypto, { n, e, d, iqmp, p, q }, rsaAlgorithm);
+    if (!constantTimeEqual(key.publicBlob, publicBlob)) throw new DecodeError('bad-key', 'public and private halves differ');
+    return key;
+  }
   if (algorithm !== ED25519) throw new DecodeError('unsupported-key', `key type ${algorithm} is not supported`);
   const publicKey = secret.string();
   const privateKey = secret.string();

@@ -15,7 +15,7 @@ import {
 } from '@morgana/core';
 import { type ChannelConfig, OPEN_FAILURE, type SshChannel, SshConnection } from './channel.js';
 import type { SshCrypto } from './crypto.js';
-import { type AuthorizedKey, ED25519, type SshPrivateKey, isAuthorizedKey, verifySignature } from './keys.js';
+import { type AuthorizedKey, SIGNATURE_ALGORITHMS, type SshPrivateKey, blobAlgorithm, isAuthorizedKey, keyTypeOf, verifySignature } from './keys.js';
 import { DISCONNECT, MSG } from './messages.js';
 import { type SshTransport, type TransportConfig, createTransport } from './transport.js';
 import { SshReader, encode } from './wire.js';
@@ -93,7 +93,8 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
       const signed = reader.boolean();
       const algorithm = reader.text();
       const blob = reader.string();
-      const authorized = algorithm === ED25519 && isAuthorizedKey(options.authorizedKeys(name), algorithm, blob);
+      const known = (SIGNATURE_ALGORITHMS as readonly string[]).includes(algorithm) && blobAlgorithm(blob) === keyTypeOf(algorithm);
+      const authorized = known && isAuthorizedKey(options.authorizedKeys(name), algorithm, blob);
       if (!signed) {
         // RFC 4252 §7: a query without a signature; answer PK_OK if the key would do.
         if (authorized) send(encode((w) => w.u8(MSG.USERAUTH_PK_OK).string(algorithm).string(blob)));

@@ -32,7 +32,7 @@ import {
   negotiate,
   parseKexInit,
 } from './kex.js';
-import { ED25519, type SshPrivateKey, verifySignature } from './keys.js';
+import { SIGNATURE_ALGORITHMS, type SshPrivateKey, verifySignature } from './keys.js';
 import { DISCONNECT, MSG, isKexMessage } from './messages.js';
 import {
   CIPHER_NAMES,
@@ -407,7 +407,7 @@ export class SshTransport {
   }
 
   private sendKexInit(): void {
-    const hostKeyAlgorithms = [ED25519];
+    const hostKeyAlgorithms = this.roleConfig.role === 'server' ? [this.roleConfig.hostKey.algorithm] : [...SIGNATURE_ALGORITHMS];
     const kex: string[] = [...KEX_NAMES];
     if (!this.firstKexDone) kex.push(this.isClient ? EXT_INFO_CLIENT : STRICT_KEX_SERVER);
     if (!this.firstKexDone && this.isClient) kex.push(STRICT_KEX_CLIENT);
@@ -600,7 +600,7 @@ export class SshTransport {
     this.sentNewKeys = true;
     // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
     if (!this.isClient && !this.firstKexDone && this.negotiated?.clientExtInfo) {
-      const extInfo = encode((w) => w.u8(MSG.EXT_INFO).u32(1).string('server-sig-algs').nameList([ED25519]));
+      const extInfo = encode((w) => w.u8(MSG.EXT_INFO).u32(1).string('server-sig-algs').nameList(SIGNATURE_ALGORITHMS));
       this.writePacket(extInfo).catch((error: unknown) => this.fail(asError(error)));
     }
     this.maybeKexDone();

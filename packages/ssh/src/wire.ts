@@ -33,6 +33,15 @@ export class SshReader extends ByteReader {
     return names;
   }
 
+  /** A non-negative `mpint` as big-endian magnitude bytes (RFC 4251 §5); negatives are refused. */
+  mpint(): Uint8Array {
+    const raw = this.string();
+    if (raw.length > 0 && (raw[0] & 0x80) !== 0) throw new DecodeError('negative-mpint', 'mpint is negative', this.offset);
+    let start = 0;
+    while (start < raw.length && raw[start] === 0) start++;
+    return raw.subarray(start);
+  }
+
   /** Throws unless the message was read to its end. */
   expectEnd(): void {
     if (this.remaining !== 0) throw new DecodeError('trailing-bytes', `${this.remaining} unexpected bytes after the message`, this.offset);
