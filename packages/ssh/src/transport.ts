@@ -72,6 +72,8 @@ export interface TransportConfig {
   readonly ciphers: readonly CipherName[];
   /** MACs offered for the aes-ctr ciphers, in preference order. */
   readonly macs: readonly MacName[];
+  /** Host key algorithms a client accepts, in preference order (a server offers its key's). */
+  readonly hostKeyAlgorithms: readonly string[];
 }
 
 export const TRANSPORT_DEFAULTS: TransportConfig = {
@@ -85,6 +87,7 @@ export const TRANSPORT_DEFAULTS: TransportConfig = {
   maxQueuedMessages: 1024,
   ciphers: CIPHER_NAMES,
   macs: MAC_NAMES,
+  hostKeyAlgorithms: SIGNATURE_ALGORITHMS,
 };
 
 /** What a transport needs from its surroundings. */
@@ -407,7 +410,7 @@ export class SshTransport {
   }
 
   private sendKexInit(): void {
-    const hostKeyAlgorithms = this.roleConfig.role === 'server' ? [this.roleConfig.hostKey.algorithm] : [...SIGNATURE_ALGORITHMS];
+    const hostKeyAlgorithms = this.roleConfig.role === 'server' ? [this.roleConfig.hostKey.algorithm] : this.config.hostKeyAlgorithms;
     const kex: string[] = [...KEX_NAMES];
     if (!this.firstKexDone) kex.push(this.isClient ? EXT_INFO_CLIENT : STRICT_KEX_SERVER);
     if (!this.firstKexDone && this.isClient) kex.push(STRICT_KEX_CLIENT);

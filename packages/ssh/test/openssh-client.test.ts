@@ -8,7 +8,7 @@ import { createSystemClock, parseIpv4 } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SshServerConnection, generateEd25519Key, parseAuthorizedKeys, serveSshConnection } from '../src/index.js';
+import { type SshServerConnection, generateEd25519Key, parseAuthorizedKeys, parseOpenSshPrivateKey, serveSshConnection } from '../src/index.js';
 
 const run = promisify(execFile);
 const SSH = '/usr/bin/ssh';
@@ -29,6 +29,8 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
   const keyFile = join(dir, 'id_ed25519');
   const connections: SshServerConnection[] = [];
   let port = 0;
+  let rsaPort = 0;
+  const rsaUserKey = join(dir, 'id_rsa');
   let version = '';
 
   beforeAll(async () => {
@@ -52,6 +54,18 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     });
     while (listener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     port = listener.port;
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_rsa')]);
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaUserKey]);
+    const rsaHostKey = parseOpenSshPrivateKey(crypto, readFileSync(join(dir, 'host_rsa'), 'utf8'), 'rsa-sha2-512');
+    const rsaAuthorized = parseAuthorizedKeys(readFileSync(`${rsaUserKey}.pub`, 'utf8'));
+    const rsaListener = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        connections.push(serveSshConnection(flow, { crypto, clock: createSystemClock(), hostKey: rsaHostKey, authorizedKeys: () => rsaAuthorized }));
+      },
+    });
+    while (rsaListener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    rsaPort = rsaListener.port;
   });
 
   afterAll(async () => {
@@ -140,6 +154,24 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     const last = connections[connections.length - 1];
     expect(last.transport.stats()['kex-done']).toBeGreaterThan(4);
+  });
+
+  it('accepts an rsa-sha2-512 host key and an RSA user key signing rsa-sha2-512 (RFC 8332)', async () => {
+    const args = sshArgs('aes128-gcm@openssh.com', 'echo rsa');
+    args[args.indexOf(String(port))] = String(rsaPort);
+    args[args.indexOf(keyFile)] = rsaUserKey;
+    args.splice(args.length - 2, 0, '-o', 'HostKeyAlgorithms=rsa-sha2-512', '-o', 'PubkeyAcceptedAlgorithms=rsa-sha2-512');
+    const { stdout } = await run(SSH, args);
+    expect(stdout).toBe('rsa\n');
+  });
+
+  it('accepts an RSA user key signing rsa-sha2-256', async () => {
+    const args = sshArgs('aes128-gcm@openssh.com', 'echo rsa256');
+    args[args.indexOf(String(port))] = String(rsaPort);
+    args[args.indexOf(keyFile)] = rsaUserKey;
+    args.splice(args.length - 2, 0, '-o', 'PubkeyAcceptedAlgorithms=rsa-sha2-256');
+    const { stdout } = await run(SSH, args);
+    expect(stdout).toBe('rsa256\n');
   });
 
   it('reports exit status 127 and stderr for an unknown command', async () => {

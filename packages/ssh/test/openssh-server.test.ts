@@ -32,19 +32,25 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
   let sshd: ChildProcess | undefined;
   let log = '';
   let hostKeyPublic = '';
+  let hostRsaPublic = '';
+  const rsaUserKey = join(dir, 'id_rsa');
 
   beforeAll(async () => {
     mkdirSync('/run/sshd', { recursive: true });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey]);
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_rsa')]);
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaUserKey]);
+    hostRsaPublic = readFileSync(join(dir, 'host_rsa.pub'), 'utf8');
     hostKeyPublic = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8');
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
+    writeFileSync(join(dir, 'authorized_keys'), `${readFileSync(`${userKey}.pub`, 'utf8')}${readFileSync(`${rsaUserKey}.pub`, 'utf8')}`);
     writeFileSync(
       join(dir, 'sshd_config'),
       [
         `Port ${port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${join(dir, 'host_ed25519')}`,
+        `HostKey ${join(dir, 'host_rsa')}`,
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
         'StrictModes no',
@@ -105,6 +111,24 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
       const client = await login(cipher, mac);
       expect(client.transport.negotiated?.macClientToServer).toBe(mac);
       expect(utf8Decode((await client.exec('echo hello')).stdout)).toBe('hello\n');
+      await client.close();
+    });
+  }
+
+  for (const algorithm of ['rsa-sha2-512', 'rsa-sha2-256'] as const) {
+    it(`verifies an RSA host key and logs in with an RSA key file as ${algorithm} (RFC 8332)`, async () => {
+      const flow = await stack.tcp.connect(parseIpv4('127.0.0.1'), port);
+      const expected = parseAuthorizedKeys(hostRsaPublic)[0];
+      const client = await connectSsh(flow, {
+        crypto,
+        clock: createSystemClock(),
+        user: 'root',
+        privateKey: parseOpenSshPrivateKey(crypto, readFileSync(rsaUserKey, 'utf8'), algorithm),
+        verifyHostKey: (hostAlgorithm, blob) => hostAlgorithm === algorithm && Buffer.from(blob).equals(expected.blob),
+        transport: { hostKeyAlgorithms: [algorithm] },
+      });
+      expect(client.transport.negotiated?.hostKey).toBe(algorithm);
+      expect(utf8Decode((await client.exec('echo rsa')).stdout)).toBe('rsa\n');
       await client.close();
     });
   }
