@@ -88,8 +88,7 @@ export function saslPrep(text: string): string {
     .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
     .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
     .normalize('NFKC');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001F\u007F]/.test(mapped)) throw new SaslError('malformed-request', 'SASL string holds a control character (RFC 4013 §2.3)');
+  if ([...mapped].some((ch) => ch.charCodeAt(0) < 0x20 || ch === '\u007f')) throw new SaslError('malformed-request', 'SASL string holds a control character (RFC 4013 §2.3)');
   return mapped;
 }
 

@@ -138,6 +138,13 @@ describe('XMPP client and server over loopback TCP', () => {
     expect(await closed).toMatchObject({ condition: 'undefined-condition' });
   });
 
+  it("closes the stream with invalid-from when a client claims another account's JID (RFC 6120 §8.1.2.1)", async () => {
+    const alice = await login('alice', 'wonderland');
+    const closed = new Promise<Error | undefined>((resolve) => alice.on('close', resolve));
+    await alice.send(el('message', 'jabber:client', { from: `bob@${DOMAIN}`, to: `alice@${DOMAIN}` }, [el('body', 'jabber:client', {}, ['spoof'])]));
+    expect(await closed).toMatchObject({ condition: 'invalid-from' });
+  });
+
   it('closes the stream with policy-violation when a stanza exceeds maxStanzaSize', async () => {
     const alice = await login('alice', 'wonderland');
     const closed = new Promise<Error | undefined>((resolve) => alice.on('close', resolve));
