@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +48,8 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
             clock: createSystemClock(),
             hostKey,
             authorizedKeys: (user) => (user === 'morgana' ? authorized : []),
+            checkPassword: (user, password) => user === 'pw' && password === 'open sesame',
+            tcp: stack.tcp,
           }),
         );
       },
@@ -172,6 +174,44 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     args.splice(args.length - 2, 0, '-o', 'PubkeyAcceptedAlgorithms=rsa-sha2-256');
     const { stdout } = await run(SSH, args);
     expect(stdout).toBe('rsa256\n');
+  });
+
+  it('logs in by password through SSH_ASKPASS (RFC 4252 §8)', async () => {
+    const askpass = join(dir, 'askpass.sh');
+    writeFileSync(askpass, "#!/bin/sh\necho 'open sesame'\n", { mode: 0o755 });
+    const args = sshArgs('aes128-gcm@openssh.com', 'echo by password').filter((arg) => arg !== 'BatchMode=yes');
+    const batch = args.indexOf('-o', args.indexOf('UserKnownHostsFile=/dev/null') + 1);
+    args.splice(batch, 1);
+    args[args.indexOf('morgana@127.0.0.1')] = 'pw@127.0.0.1';
+    args.splice(args.indexOf('-i'), 2);
+    args.splice(args.length - 2, 0, '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1');
+    const { stdout } = await run(SSH, args, { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' } });
+    expect(stdout).toBe('by password\n');
+  });
+
+  it('carries ssh -W through a direct-tcpip channel to a loopback TCP service (RFC 4254 §7.2)', async () => {
+    const echo = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        void (async () => {
+          for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) await flow.write(chunk);
+          await flow.close();
+        })();
+      },
+    });
+    while (echo.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const args = sshArgs('chacha20-poly1305@openssh.com', '');
+    args.pop();
+    args.pop();
+    args.push('-W', `127.0.0.1:${echo.port}`, 'morgana@127.0.0.1');
+    const data = randomBytes(1024 * 1024);
+    const child = spawn(SSH, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const hash = createHash('sha256');
+    child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
+    child.stdin.end(data);
+    expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    echo.close();
   });
 
   it('reports exit status 127 and stderr for an unknown command', async () => {
