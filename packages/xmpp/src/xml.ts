@@ -193,8 +193,25 @@ export class XmlStreamParser {
           continue;
         }
       }
+      if (this.state === State.StartName || this.state === State.AttrName || (this.state === State.EndName && this.name.length > 0)) {
+        let end = i;
+        while (end < chunk.length && isNameChar(chunk.charCodeAt(end))) end++;
+        if (end > i + 1) {
+          this.addNameRun(chunk.slice(i, end));
+          i = end - 1;
+          continue;
+        }
+      }
       this.step(chunk.charCodeAt(i), chunk[i]);
     }
+  }
+
+  private addNameRun(run: string): void {
+    this.stanzaSize += run.length;
+    if (this.stanzaSize > this.limits.maxStanzaSize) this.fail('stanza-size', `a stanza exceeds ${this.limits.maxStanzaSize} characters (maxStanzaSize)`);
+    if (this.state === State.AttrName) this.attrName += run;
+    else this.name += run;
+    if (this.name.length > this.limits.maxNameSize || this.attrName.length > this.limits.maxNameSize) this.fail('name-size', 'name too long (maxNameSize)');
   }
 
   private plainRun(chunk: string, start: number): number {
