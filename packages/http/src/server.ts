@@ -111,6 +111,8 @@ const INTERNAL_ERROR: HttpResponse = { status: 500, headers: { 'Content-Type': '
 /** A request read from the connection, with the body pieces not yet taken by the handler. */
 class Message {
   readonly chunks: Uint8Array[] = [];
+  /** Body octets parsed so far. */
+  received = 0;
   ended = false;
   constructor(readonly head: MessageHead) {}
 }
@@ -527,7 +529,9 @@ class Connection implements ParserHandler {
   }
 
   onData(data: Uint8Array): void {
-    this.messages[this.messages.length - 1].chunks.push(data.slice());
+    const message = this.messages[this.messages.length - 1];
+    message.chunks.push(data.slice());
+    message.received += data.length;
   }
 
   onEnd(): void {
@@ -593,30 +597,40 @@ class Connection implements ParserHandler {
     server.countRequest();
     const request = new ServerRequest(this, message, this.remoteAddress);
     let response: HttpResponse;
+    /** The body passed maxBodySize: reading (or draining) more of it is what the limit prevents. */
+    let tooLarge = false;
     try {
       if (head.contentLength > server.maxBodySize) throw new HttpError(413, `request body larger than ${server.maxBodySize} octets`);
       response = await server.handler(request);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
+      tooLarge = status === 413;
       server.count(status === 500 ? 'handler-errors' : `status-${status}`);
       response = status === 500 ? INTERNAL_ERROR : { status, body: `${(error as Error).message}\n`, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     }
-    let keepAlive = head.keepAlive && this.parseError === undefined;
-    // Unread body: drain a little so the connection can be reused, else close it.
+    // After a 413 the connection closes (RFC 9110 §15.5.14), whatever was read of the body.
+    let keepAlive = head.keepAlive && this.parseError === undefined && !tooLarge;
     if (!message.ended) {
-      // RFC 9110 §10.1.1: a client told nothing may send the body anyway, or not; only closing is safe.
-      if (head.expectContinue && !request.continued) keepAlive = false;
-      let drained = 0;
-      while (keepAlive && !message.ended && drained <= server.maxDrain) {
-        const chunk = message.chunks.shift();
-        if (chunk !== undefined) drained += chunk.length;
-        else if (this.eof || this.parseError !== undefined) keepAlive = false;
-        else await this.pull(server.clock.now() + server.bodyTimeout);
-      }
-      if (!message.ended) keepAlive = false;
+      // The rest of an unread body must be read before the next request can be. Worth it only
+      // when it is small and the client is sending it.
+      const remaining = head.bodyKind === 'length' ? head.contentLength - message.received : 0;
+      // RFC 9110 §10.1.1: a client that got no 100 Continue may never send the body.
+      const unsent = head.expectContinue && !request.continued;
+      if (unsent || remaining > server.maxDrain || this.eof) keepAlive = false;
     }
+    // Answer first: a client may wait for the answer before sending more of the body.
     const close = await server.sendResponse(this.flow, head, response, keepAlive);
-    return keepAlive && !close;
+    if (close || !keepAlive) return false;
+    let drained = 0;
+    while (!message.ended) {
+      const chunk = message.chunks.shift();
+      if (chunk !== undefined) {
+        drained += chunk.length;
+        if (drained > server.maxDrain) return false;
+      } else if (this.eof || this.parseError !== undefined) return false;
+      else await this.pull(server.clock.now() + server.bodyTimeout);
+    }
+    return true;
   }
 
   /**

@@ -171,3 +171,60 @@ describe('HTTP/1.1 parser (RFC 9112)', () => {
     expect(events[events.length - 1]).toBe('head none');
   });
 });
+
+describe('HTTP/1.1 parser: grammar details', () => {
+  const status = (text: string) => {
+    const events = parse(enc(text));
+    const error = events.find((e) => e[0] === 'error');
+    return error === undefined ? 200 : error[1];
+  };
+  const chunked = (sizeLine: string) => status(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${sizeLine}\r\nabc\r\n0\r\n\r\n`);
+
+  it('accepts chunk extensions only as RFC 9112 §7.1.1 spells them', () => {
+    for (const ok of ['3', '03', '3;a', '3;a=b', '3 ; a = b', '3;a="q \\" x";b', '3;a=1;b=2']) expect(chunked(ok), ok).toBe(200);
+    for (const bad of ['3 ', '3 x', '3;', '3;=b', '3;a=', '3;a="open', '3,a', '3;a b', '0x3', '-3', '3\t']) expect(chunked(bad), bad).toBe(400);
+  });
+
+  it('accepts the four request-target forms only (RFC 9112 §3.2)', () => {
+    expect(status('GET /a?b HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(200);
+    expect(status('GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(200);
+    expect(status('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(200);
+    expect(status('CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n')).toBe(200);
+    expect(status('GET * HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(400);
+    expect(status('GET a/b HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(400);
+    expect(status('GET ?x HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(400);
+    expect(status('CONNECT a.test HTTP/1.1\r\nHost: a.test\r\n\r\n')).toBe(400);
+  });
+
+  it('holds input back while paused and parses it on resume', () => {
+    const seen: string[] = [];
+    const parser: HttpParser = new HttpParser('request', {
+      onHead: (h) => seen.push(h.target),
+      onData: () => {},
+      onEnd: () => parser.pause(),
+      onError: (e) => seen.push(`error ${e.status}`),
+    });
+    parser.push(enc('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\n'));
+    expect(seen).toEqual(['/1']);
+    parser.push(enc('Host: a\r\n\r\n'));
+    expect(seen).toEqual(['/1']);
+    parser.resume();
+    expect(seen).toEqual(['/1', '/2']);
+    parser.resume();
+    expect(seen).toEqual(['/1', '/2', '/3']);
+    expect(parser.idle).toBe(true);
+  });
+
+  it('reads header names and values as octets (obs-text as ISO-8859-1), whatever their length', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Host', 'host', 'HOST', 'X-Custom', 'accept-encoding', 'Sec-CH-UA'), fc.uint8Array({ maxLength: 60 }).map((b) => b.map((c) => (c < 0x21 || c === 0x7f ? 0x41 : c))), (name, value) => {
+        const text = Buffer.from(value).toString('latin1');
+        const events = parse(new Uint8Array(Buffer.from(`GET / HTTP/1.1\r\n${name === 'Host' || name === 'host' || name === 'HOST' ? '' : 'Host: a\r\n'}${name}: ${text}\r\n\r\n`, 'latin1')));
+        const head = events[0];
+        expect(head[0]).toBe('head');
+        if (head[0] === 'head') expect(head[4][head[4].length - 1]).toEqual([name, text]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import { VirtualClock } from '@morgana/testing';
 import { describe, expect, it } from 'vitest';
-import { type HttpHandler, HttpParser, HttpServer, type MessageHead } from '../src/index.js';
+import { Headers, type HttpHandler, HttpParser, HttpServer, type MessageHead } from '../src/index.js';
 import { flowPair } from './flow-pair.js';
 
 interface Reply {
@@ -144,5 +144,67 @@ describe('HTTP/1.1 server', () => {
     expect(server.stats().openConnections).toBe(0);
     expect(server.stats().timeouts).toBe(1);
     expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('HTTP/1.1 server: response framing it owns', () => {
+  const FILE = new TextEncoder().encode('0123456789');
+
+  it('reuses a frozen answer within a second and renews its Date when the second changes', async () => {
+    const clock = new VirtualClock();
+    const headers = new Headers([['Content-Type', 'text/plain'], ['Content-Length', '10']]).freeze();
+    for (const messageCacheBytes of [4096, 0]) {
+      const server = new HttpServer(() => ({ status: 200, headers, body: FILE }), { clock, messageCacheBytes });
+      const [client, side] = flowPair();
+      const served = server.serve(side);
+      const answers: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        await client.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let answer = '';
+        while (!answer.endsWith('0123456789')) answer += Buffer.from((await client.read()) as Uint8Array).toString('latin1');
+        answers.push(answer);
+        if (i === 1) await clock.run(1000);
+      }
+      expect(answers[0]).toBe(answers[1]);
+      expect(answers[2]).not.toBe(answers[1]);
+      for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 10\r\nDate: [^\r]+ GMT\r\n\r\n0123456789$/);
+      expect(answers[2].match(/Date: ([^\r]+)/)?.[1]).toBe(new Date(clock.wallTime()).toUTCString());
+      client.abort();
+      await served;
+    }
+    expect(() => headers.append('X', 'y')).toThrow(TypeError);
+  });
+
+  it('never changes the headers a handler returns, and drops the hop-by-hop fields it sets', async () => {
+    const headers = new Headers([['Connection', 'keep-alive, close'], ['Transfer-Encoding', 'gzip'], ['X-Kept', 'yes']]);
+    const { replies } = await exchange(() => ({ status: 200, headers, body: 'abc' }), 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect([...headers]).toEqual([['Connection', 'keep-alive, close'], ['Transfer-Encoding', 'gzip'], ['X-Kept', 'yes']]);
+    // The handler's "close" is honoured: one answer, then the connection ends.
+    expect(replies).toHaveLength(1);
+    expect(replies[0].head.headers.getAll('connection')).toEqual(['close']);
+    expect(replies[0].head.headers.get('transfer-encoding')).toBeUndefined();
+    expect(replies[0].head.headers.get('x-kept')).toBe('yes');
+    expect(replies[0].body).toBe('abc');
+  });
+
+  it('answers 500 instead of a message with a Content-Length its body does not have', async () => {
+    const { replies, stats } = await exchange(() => ({ status: 200, headers: { 'Content-Length': '5' }, body: 'abc' }), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(replies.map((r) => r.head.status)).toEqual([500]);
+    expect(stats['handler-errors']).toBe(1);
+    const lying = await exchange(() => ({ status: 200, headers: { 'Content-Length': 'five' }, body: 'abc' }), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(lying.replies.map((r) => r.head.status)).toEqual([500]);
+    const injected = await exchange(() => ({ status: 200, headers: { 'X-Bad': 'a\r\nSet-Cookie: x' }, body: '' }), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(injected.replies.map((r) => r.head.status)).toEqual([500]);
+    expect(injected.replies[0].head.headers.get('set-cookie')).toBeUndefined();
+  });
+
+  it('gives handlers the path of an absolute-form target (RFC 9112 §3.2.2)', async () => {
+    const paths: string[] = [];
+    const handler: HttpHandler = (request) => {
+      paths.push(`${request.path}|${request.query}`);
+      return { status: 204 };
+    };
+    await exchange(handler, 'GET http://example.test/a/b?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\nGET http://example.test HTTP/1.1\r\nHost: example.test\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(paths).toEqual(['/a/b|q=1', '/|', '*|']);
   });
 });
