@@ -351,8 +351,10 @@ export class SshConnection {
         channel.replies.shift()?.(payload[0] === MSG.CHANNEL_SUCCESS);
         return;
       }
-      default:
-        this.sendMessage(encode((w) => w.u8(MSG.UNIMPLEMENTED).u32(0)));
+      default: {
+        const sequence = this.transport.lastReceivedSequence();
+        this.sendMessage(encode((w) => w.u8(MSG.UNIMPLEMENTED).u32(sequence)));
+      }
     }
   }
 

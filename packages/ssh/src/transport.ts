@@ -385,7 +385,9 @@ export class SshTransport {
       return;
     }
     // Strict KEX: during the initial exchange only KEX messages are allowed (OpenSSH PROTOCOL §1.10).
-    if (!this.firstKexDone && !isKexMessage(type) && this.strictPossible()) {
+    // Before the peer's KEXINIT its strictness is unknown; a strict peer's KEXINIT must then
+    // be packet 0, which the KEXINIT handler checks.
+    if (!this.firstKexDone && !isKexMessage(type) && this.negotiated?.strict) {
       throw new ProtocolError(`message ${type} during the initial strict key exchange`);
     }
     if (type === MSG.IGNORE || type === MSG.DEBUG || type === MSG.UNIMPLEMENTED) {
@@ -402,11 +404,6 @@ export class SshTransport {
       return;
     }
     this.handler?.onMessage(payload);
-  }
-
-  /** Before the peer's KEXINIT is known, assume strict KEX if we offered it (always). */
-  private strictPossible(): boolean {
-    return this.negotiated === undefined || this.negotiated.strict;
   }
 
   private sendKexInit(): void {
@@ -641,6 +638,11 @@ export class SshTransport {
       const value = reader.string();
       if (name === 'server-sig-algs') this.serverSigAlgs = new SshReader(encode((w) => w.string(value))).nameList();
     }
+  }
+
+  /** The sequence number of the last packet received (for SSH_MSG_UNIMPLEMENTED, RFC 4253 §11.4). */
+  lastReceivedSequence(): number {
+    return (this.receiveSequence - 1) >>> 0;
   }
 
   /** Milliseconds since the last key exchange finished. */

@@ -6,8 +6,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type SshServerOptions,
+  NONE_CIPHER,
   connectSsh,
   createTransport,
+  emitKexInit,
+  framePacket,
   formatPublicKey,
   generateEd25519Key,
   parseAuthorizedKeys,
@@ -197,12 +200,52 @@ describe('SSH transport limits and hostile input', () => {
     await expect(result).rejects.toThrow('too many lines');
   });
 
-  it('refuses a non-KEX message before KEXINIT under strict KEX', async () => {
+  const kexInit = (kexAlgorithms: string[]): Uint8Array =>
+    framePacket(
+      NONE_CIPHER,
+      emitKexInit({
+        cookie: new Uint8Array(16),
+        kexAlgorithms,
+        hostKeyAlgorithms: ['ssh-ed25519'],
+        ciphersClientToServer: ['aes128-gcm@openssh.com'],
+        ciphersServerToClient: ['aes128-gcm@openssh.com'],
+        macsClientToServer: ['hmac-sha2-256'],
+        macsServerToClient: ['hmac-sha2-256'],
+        compressionClientToServer: ['none'],
+        compressionServerToClient: ['none'],
+        firstKexPacketFollows: false,
+      }),
+      (n) => new Uint8Array(n),
+    );
+  // SSH_MSG_IGNORE as an unencrypted packet: length 12, padding 10.
+  const ignore = Uint8Array.of(0, 0, 0, 12, 10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+  it('refuses a strict-KEX KEXINIT that is not the first packet (Terrapin countermeasure)', async () => {
     const [a, b] = createFlowPair();
     const srv = server(b);
-    // SSH_MSG_IGNORE as an unencrypted packet: length 12, padding 10.
     await a.write(utf8Encode('SSH-2.0-test\r\n'));
-    await a.write(Uint8Array.of(0, 0, 0, 12, 10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    await a.write(ignore);
+    await a.write(kexInit(['curve25519-sha256', 'kex-strict-c-v00@openssh.com']));
+    expect(String(await srv.closed)).toContain('KEXINIT was not the first packet');
+  });
+
+  it('allows IGNORE before KEXINIT from a peer without strict KEX (RFC 4253 §11.2)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    await a.write(utf8Encode('SSH-2.0-test\r\n'));
+    await a.write(ignore);
+    await a.write(kexInit(['curve25519-sha256']));
+    await tick();
+    expect(srv.transport.negotiated?.strict).toBe(false);
+    expect(srv.transport.stats()['ignored-message']).toBe(1);
+  });
+
+  it('refuses a non-KEX message during a strict initial key exchange', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    await a.write(utf8Encode('SSH-2.0-test\r\n'));
+    await a.write(kexInit(['curve25519-sha256', 'kex-strict-c-v00@openssh.com']));
+    await a.write(ignore);
     expect(String(await srv.closed)).toContain('strict key exchange');
   });
 
