@@ -66,12 +66,83 @@ async function makeSystem(): Promise<System> {
   return system;
 }
 
-type Cmd = { kind: 'backend'; state: XenbusState } | { kind: 'close' } | { kind: 'time'; ms: number };
+interface Model {
+  lastBackend: XenbusState;
+  backendWasConnected: boolean;
+  closeCalled: boolean;
+}
 
-const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  fc.record({ kind: fc.constant('backend' as const), state: fc.constantFrom(XenbusState.InitWait, XenbusState.Initialised, XenbusState.Connected, XenbusState.Closing, XenbusState.Closed) }),
-  fc.constant({ kind: 'close' as const }),
-  fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 1, max: 1500 }) }),
+/** Checks what must hold after every command. */
+function checkInvariants(m: Model, s: System): void {
+  const h = s.front.history;
+  // States only move forward along Initialising → Initialised → Connected → Closing → Closed.
+  for (let i = 1; i < h.length; i++) expect(h[i] as number).toBeGreaterThan(h[i - 1] as number);
+  // Connected only follows a published device and a back end that was Connected; a back end
+  // falling back to InitWait later does not disconnect us (xenbus.h: only Closing/Closed do).
+  if (h.includes(XenbusState.Connected)) {
+    expect(s.published).toBeGreaterThan(0);
+    expect(s.connected).toBe(1);
+    expect(m.backendWasConnected).toBe(true);
+  }
+  // Xenstore shows what the state machine believes.
+  expect(s.store.peek(`${FRONT}/state`)).toBe(String(s.front.state));
+  if (m.closeCalled && s.front.state !== XenbusState.Closed) expect(s.front.state).toBe(XenbusState.Closing);
+}
+
+class BackendState implements fc.AsyncCommand<Model, System> {
+  constructor(readonly state: XenbusState) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, s: System): Promise<void> {
+    m.lastBackend = this.state;
+    if (this.state === XenbusState.Connected) m.backendWasConnected = true;
+    await s.dom0.write(`${BACK}/state`, String(this.state));
+    await settle();
+    checkInvariants(m, s);
+  }
+  toString(): string {
+    return `backend ${this.state}`;
+  }
+}
+
+class Close implements fc.AsyncCommand<Model, System> {
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, s: System): Promise<void> {
+    m.closeCalled = true;
+    void s.front.close();
+    await settle();
+    checkInvariants(m, s);
+  }
+  toString(): string {
+    return 'close()';
+  }
+}
+
+class AdvanceTime implements fc.AsyncCommand<Model, System> {
+  constructor(readonly ms: number) {}
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, s: System): Promise<void> {
+    s.clock.advance(this.ms);
+    await settle();
+    checkInvariants(m, s);
+  }
+  toString(): string {
+    return `advance ${this.ms} ms`;
+  }
+}
+
+const commands = fc.commands(
+  [
+    fc.constantFrom(XenbusState.InitWait, XenbusState.Initialised, XenbusState.Connected, XenbusState.Closing, XenbusState.Closed).map((state) => new BackendState(state)),
+    fc.constant(new Close()),
+    fc.integer({ min: 1, max: 1500 }).map((ms) => new AdvanceTime(ms)),
+  ],
+  { maxCommands: 12 },
 );
 
 describe('xenbus front-end state machine', () => {
@@ -114,38 +185,12 @@ describe('xenbus front-end state machine', () => {
     expect(s.clock.pendingTimers()).toBe(0);
   });
 
-  it('model: any interleaving of back-end states, close() and time keeps the handshake well-ordered and ends Closed with one teardown', async () => {
+  it('model (fc.commands): any interleaving of back-end states, close() and time keeps the handshake well-ordered and ends Closed with one teardown', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(cmdArb, { maxLength: 12 }), async (cmds) => {
+      fc.asyncProperty(commands, async (cmds) => {
         const s = await makeSystem();
-        let lastBackend: XenbusState = XenbusState.Initialising;
-        let closeCalled = false;
-        let backendWasConnected = false;
-        for (const c of cmds) {
-          if (c.kind === 'backend') {
-            lastBackend = c.state;
-            await s.dom0.write(`${BACK}/state`, String(c.state));
-          } else if (c.kind === 'close') {
-            closeCalled = true;
-            void s.front.close();
-          } else s.clock.advance(c.ms);
-          await settle();
-          const h = s.front.history;
-          // States only move forward along Initialising → Initialised → Connected → Closing → Closed.
-          for (let i = 1; i < h.length; i++) expect(h[i] as number).toBeGreaterThan(h[i - 1] as number);
-          // Connected only ever follows a published device and a Connected back end.
-          if (h.includes(XenbusState.Connected)) {
-            expect(s.published).toBeGreaterThan(0);
-            expect(s.connected).toBe(1);
-          }
-          // Xenstore shows what the state machine believes.
-          expect(s.store.peek(`${FRONT}/state`)).toBe(String(s.front.state));
-          if (closeCalled && s.front.state !== XenbusState.Closed) expect(s.front.state).toBe(XenbusState.Closing);
-          if (lastBackend === XenbusState.Connected) backendWasConnected = true;
-          // A back end falling back to InitWait later does not disconnect us (xenbus.h: only
-          // Closing/Closed do), but Connected needs the back end to have been Connected.
-          if (s.front.state === XenbusState.Connected) expect(backendWasConnected).toBe(true);
-        }
+        const model: Model = { lastBackend: XenbusState.Initialising, backendWasConnected: false, closeCalled: false };
+        await fc.asyncModelRun(() => ({ model, real: s }), cmds);
         // Finally everything closes: the back end goes away and the close timeout runs out.
         const closing = s.front.close();
         await s.dom0.write(`${BACK}/state`, String(XenbusState.Closed));
