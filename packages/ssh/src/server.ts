@@ -39,7 +39,8 @@ export interface SshServerOptions {
   readonly channels?: Partial<ChannelConfig>;
 }
 
-export const SERVER_DEFAULTS = { maxAuthAttempts: 6, authTimeoutMs: 120_000 } as const;
+/** Defaults of the server's authentication limits. */
+export const SERVER_DEFAULTS: { readonly maxAuthAttempts: number; readonly authTimeoutMs: number } = { maxAuthAttempts: 6, authTimeoutMs: 120_000 };
 
 /** One server-side connection, for inspection. */
 export interface SshServerConnection {

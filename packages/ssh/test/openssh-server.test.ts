@@ -21,7 +21,10 @@ function peerPresent(): boolean {
 
 const present = peerPresent();
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (present && !isRoot) console.log('skipping: sshd needs root to run as its own user here');
+if (present && !isRoot) {
+  if (process.env.MORGANA_INTEROP === 'required') throw new Error('the sshd interop tests must run as root (sshd privilege separation)');
+  console.log('skipping: sshd needs root to run as its own user here');
+}
 
 describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () => {
   const crypto = createNodeSshCrypto();
