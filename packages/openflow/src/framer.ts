@@ -1,0 +1,50 @@
+/** Splits a TCP byte stream into OpenFlow messages by their header length (1.3 §7.1). */
+import { DecodeError, readU16 } from '@morgana/core';
+import { HEADER, OFP_MAX_MESSAGE } from './wire.js';
+
+/** Limits of {@link MessageFramer}. */
+export interface FramerConfig {
+  /** Largest message accepted, in bytes; default 65 535 (the 16-bit length's maximum). */
+  readonly maxMessageSize?: number;
+}
+
+/**
+ * Accumulates chunks and yields whole messages. Holds at most one partial message, so its
+ * memory is bounded by `maxMessageSize`; a length below the header size or above the limit
+ * throws `DecodeError` (`'bad-length'`, `'too-large'`), after which the stream is unusable.
+ */
+export class MessageFramer {
+  private readonly maxMessageSize: number;
+  private pending: Uint8Array = new Uint8Array(0);
+
+  constructor(config: FramerConfig = {}) {
+    this.maxMessageSize = config.maxMessageSize ?? OFP_MAX_MESSAGE;
+  }
+
+  /** Bytes held for an incomplete message. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** Adds a chunk and returns the messages it completes (each a fresh copy). */
+  push(chunk: Uint8Array): Uint8Array[] {
+    let data = chunk;
+    if (this.pending.length > 0) {
+      data = new Uint8Array(this.pending.length + chunk.length);
+      data.set(this.pending);
+      data.set(chunk, this.pending.length);
+    }
+    const messages: Uint8Array[] = [];
+    let offset = 0;
+    while (data.length - offset >= HEADER.SIZE) {
+      const length = readU16(data, offset + HEADER.LENGTH);
+      if (length < HEADER.SIZE) throw new DecodeError('bad-length', `message length ${length} is shorter than the header`, offset);
+      if (length > this.maxMessageSize) throw new DecodeError('too-large', `message of ${length} bytes exceeds ${this.maxMessageSize}`, offset);
+      if (data.length - offset < length) break;
+      messages.push(data.slice(offset, offset + length));
+      offset += length;
+    }
+    this.pending = offset === data.length ? new Uint8Array(0) : data.slice(offset);
+    return messages;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './constants.js';
+export * from './match.js';
+export * from './actions.js';
+export * from './wire.js';
+export * from './framer.js';

@@ -1,0 +1,265 @@
+/**
+ * Flow matches: the OpenFlow 1.0 fixed `ofp_match` (OpenFlow 1.0.0 §5.2.3) and the OpenFlow 1.3
+ * OXM TLVs (OpenFlow 1.3.x §7.2.2), both read into one {@link Match} record.
+ */
+import { ByteReader, ByteWriter, DecodeError } from '@morgana/core';
+import { OFP10, OFP13 } from './constants.js';
+
+/** The match fields morgana names; each value is the field's wire value as a number. */
+export type MatchFieldName =
+  | 'inPort' | 'inPhyPort' | 'ethDst' | 'ethSrc' | 'ethType' | 'vlanVid' | 'vlanPcp'
+  | 'ipDscp' | 'ipEcn' | 'ipProto' | 'ipv4Src' | 'ipv4Dst' | 'tcpSrc' | 'tcpDst'
+  | 'udpSrc' | 'udpDst' | 'sctpSrc' | 'sctpDst' | 'icmpv4Type' | 'icmpv4Code'
+  | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha' | 'arpTha';
+
+/** An OXM TLV morgana does not name (another class, or a field past ARP_THA), kept as bytes. */
+export interface RawOxm {
+  readonly oxmClass: number;
+  readonly field: number;
+  readonly hasMask: boolean;
+  /** Value followed by mask when `hasMask`. */
+  readonly payload: Uint8Array;
+}
+
+/**
+ * A match. Absent fields are wildcards. `vlanVid` is the version's wire value: in 1.3 it
+ * carries OFPVID_PRESENT (0x1000), in 1.0 it is the bare VID (0xffff for "no tag").
+ */
+export type Match = {
+  readonly [K in MatchFieldName]?: number;
+} & {
+  /** Bit masks of masked fields (1.3 OXM masks; 1.0 keeps only IPv4 prefix masks). */
+  readonly masks?: { readonly [K in MatchFieldName]?: number };
+  /** OXM TLVs outside the named set (1.3 only). */
+  readonly other?: readonly RawOxm[];
+};
+
+/** OXM_OF_* field numbers (OpenFlow 1.3 §7.2.2.7) and value widths in bytes. */
+export const OXM_FIELDS: readonly { readonly name: MatchFieldName; readonly field: number; readonly width: number; readonly maskable: boolean }[] = [
+  { name: 'inPort', field: 0, width: 4, maskable: false },
+  { name: 'inPhyPort', field: 1, width: 4, maskable: false },
+  { name: 'ethDst', field: 3, width: 6, maskable: true },
+  { name: 'ethSrc', field: 4, width: 6, maskable: true },
+  { name: 'ethType', field: 5, width: 2, maskable: false },
+  { name: 'vlanVid', field: 6, width: 2, maskable: true },
+  { name: 'vlanPcp', field: 7, width: 1, maskable: false },
+  { name: 'ipDscp', field: 8, width: 1, maskable: false },
+  { name: 'ipEcn', field: 9, width: 1, maskable: false },
+  { name: 'ipProto', field: 10, width: 1, maskable: false },
+  { name: 'ipv4Src', field: 11, width: 4, maskable: true },
+  { name: 'ipv4Dst', field: 12, width: 4, maskable: true },
+  { name: 'tcpSrc', field: 13, width: 2, maskable: false },
+  { name: 'tcpDst', field: 14, width: 2, maskable: false },
+  { name: 'udpSrc', field: 15, width: 2, maskable: false },
+  { name: 'udpDst', field: 16, width: 2, maskable: false },
+  { name: 'sctpSrc', field: 17, width: 2, maskable: false },
+  { name: 'sctpDst', field: 18, width: 2, maskable: false },
+  { name: 'icmpv4Type', field: 19, width: 1, maskable: false },
+  { name: 'icmpv4Code', field: 20, width: 1, maskable: false },
+  { name: 'arpOp', field: 21, width: 2, maskable: false },
+  { name: 'arpSpa', field: 22, width: 4, maskable: true },
+  { name: 'arpTpa', field: 23, width: 4, maskable: true },
+  { name: 'arpSha', field: 24, width: 6, maskable: true },
+  { name: 'arpTha', field: 25, width: 6, maskable: true },
+];
+
+const byField = new Map(OXM_FIELDS.map((entry) => [entry.field, entry]));
+const byName = new Map(OXM_FIELDS.map((entry) => [entry.name, entry]));
+
+/** Width of a named field's value in bytes. */
+export function fieldWidth(name: MatchFieldName): number {
+  return byName.get(name)?.width ?? 0;
+}
+
+function readUint(reader: ByteReader, width: number): number {
+  let value = 0;
+  for (let index = 0; index < width; index += 1) value = value * 256 + reader.u8();
+  return value;
+}
+
+function writeUint(writer: ByteWriter, width: number, value: number): void {
+  for (let index = width - 1; index >= 0; index -= 1) writer.u8(Math.floor(value / 2 ** (8 * index)) % 256);
+}
+
+/** Reads one OXM TLV into `fields`/`masks`/`other`. */
+export function readOxm(reader: ByteReader, fields: Record<string, number>, masks: Record<string, number>, other: RawOxm[]): void {
+  const oxmClass = reader.u16();
+  const fieldAndMask = reader.u8();
+  const length = reader.u8();
+  const field = fieldAndMask >> 1;
+  const hasMask = (fieldAndMask & 1) === 1;
+  const body = reader.sub(length);
+  const known = oxmClass === OFP13.OXM_CLASS_OPENFLOW_BASIC ? byField.get(field) : undefined;
+  if (known === undefined) {
+    if (hasMask && length % 2 !== 0) throw new DecodeError('bad-oxm-length', `masked OXM field ${field} has odd length ${length}`);
+    other.push({ oxmClass, field, hasMask, payload: body.bytesCopy(length) });
+    return;
+  }
+  const expected = known.width * (hasMask ? 2 : 1);
+  if (length !== expected) throw new DecodeError('bad-oxm-length', `OXM ${known.name} is ${length} bytes, expected ${expected}`);
+  if (known.name in fields) throw new DecodeError('duplicate-oxm', `OXM ${known.name} appears twice (OpenFlow 1.3 §7.2.2.3)`);
+  fields[known.name] = readUint(body, known.width);
+  if (hasMask) masks[known.name] = readUint(body, known.width);
+}
+
+/** Writes one named field as an OXM TLV. */
+export function writeOxm(writer: ByteWriter, name: MatchFieldName, value: number, mask?: number): void {
+  const entry = byName.get(name);
+  if (entry === undefined) throw new DecodeError('bad-oxm-field', `no OXM field named ${name}`);
+  const hasMask = mask !== undefined;
+  writer.u16(OFP13.OXM_CLASS_OPENFLOW_BASIC).u8((entry.field << 1) | (hasMask ? 1 : 0)).u8(entry.width * (hasMask ? 2 : 1));
+  writeUint(writer, entry.width, value);
+  if (hasMask) writeUint(writer, entry.width, mask);
+}
+
+function writeRawOxm(writer: ByteWriter, raw: RawOxm): void {
+  writer.u16(raw.oxmClass).u8(((raw.field & 0x7f) << 1) | (raw.hasMask ? 1 : 0)).u8(raw.payload.length).bytes(raw.payload);
+}
+
+/** Parses an OpenFlow 1.3 `ofp_match` (type OXM) including its padding to 8 bytes. */
+export function parseMatch13(reader: ByteReader): Match {
+  const type = reader.u16();
+  const length = reader.u16();
+  if (type !== OFP13.MATCH_TYPE_OXM) throw new DecodeError('bad-match-type', `match type ${type} is not OXM`);
+  if (length < 4) throw new DecodeError('bad-match-length', `match length ${length} is shorter than its header`);
+  const body = reader.sub(length - 4);
+  reader.skip((8 - (length % 8)) % 8);
+  const fields: Record<string, number> = {};
+  const masks: Record<string, number> = {};
+  const other: RawOxm[] = [];
+  while (body.remaining > 0) readOxm(body, fields, masks, other);
+  return finishMatch(fields, masks, other);
+}
+
+function finishMatch(fields: Record<string, number>, masks: Record<string, number>, other: RawOxm[]): Match {
+  const match: Record<string, unknown> = { ...fields };
+  if (Object.keys(masks).length > 0) match.masks = masks;
+  if (other.length > 0) match.other = other;
+  return match as Match;
+}
+
+/** Emits an OpenFlow 1.3 `ofp_match`, fields in OXM order, padded to 8 bytes. */
+export function emitMatch13(writer: ByteWriter, match: Match): void {
+  const start = writer.length;
+  writer.u16(OFP13.MATCH_TYPE_OXM).u16(0);
+  for (const entry of OXM_FIELDS) {
+    const value = match[entry.name];
+    if (value === undefined) continue;
+    writeOxm(writer, entry.name, value, match.masks?.[entry.name]);
+  }
+  for (const raw of match.other ?? []) writeRawOxm(writer, raw);
+  const length = writer.length - start;
+  writer.patchU16(start + 2, length);
+  for (let pad = (8 - (length % 8)) % 8; pad > 0; pad -= 1) writer.u8(0);
+}
+
+/** OpenFlow 1.0 `ofp_match` layout (OpenFlow 1.0.0 §5.2.3): 40 bytes. */
+export const MATCH10_SIZE = 40;
+
+const W = OFP10.WILDCARDS;
+
+function prefixMask(bits: number): number {
+  return bits <= 0 ? 0 : ((0xffffffff << (32 - Math.min(bits, 32))) >>> 0);
+}
+
+/** Parses a 40-byte OpenFlow 1.0 `ofp_match`; transport ports are named by `ipProto`. */
+export function parseMatch10(reader: ByteReader): Match {
+  const wildcards = reader.u32();
+  const inPort = reader.u16();
+  const dlSrc = readUint(reader, 6);
+  const dlDst = readUint(reader, 6);
+  const dlVlan = reader.u16();
+  const dlVlanPcp = reader.u8();
+  reader.skip(1);
+  const dlType = reader.u16();
+  const nwTos = reader.u8();
+  const nwProto = reader.u8();
+  reader.skip(2);
+  const nwSrc = reader.u32();
+  const nwDst = reader.u32();
+  const tpSrc = reader.u16();
+  const tpDst = reader.u16();
+  const fields: Record<string, number> = {};
+  const masks: Record<string, number> = {};
+  if ((wildcards & W.IN_PORT) === 0) fields.inPort = portFrom16(inPort);
+  if ((wildcards & W.DL_SRC) === 0) fields.ethSrc = dlSrc;
+  if ((wildcards & W.DL_DST) === 0) fields.ethDst = dlDst;
+  if ((wildcards & W.DL_VLAN) === 0) fields.vlanVid = dlVlan;
+  if ((wildcards & W.DL_VLAN_PCP) === 0) fields.vlanPcp = dlVlanPcp;
+  if ((wildcards & W.DL_TYPE) === 0) fields.ethType = dlType;
+  const isArp = fields.ethType === 0x0806;
+  if ((wildcards & W.NW_TOS) === 0) fields.ipDscp = nwTos >> 2;
+  if ((wildcards & W.NW_PROTO) === 0) fields[isArp ? 'arpOp' : 'ipProto'] = nwProto;
+  // nw_src/nw_dst wildcard counts: 0 matches all 32 bits, 32 or more wildcards the field (§5.2.3).
+  const srcWild = (wildcards >>> W.NW_SRC_SHIFT) & 0x3f;
+  const dstWild = (wildcards >>> W.NW_DST_SHIFT) & 0x3f;
+  const srcName = isArp ? 'arpSpa' : 'ipv4Src';
+  const dstName = isArp ? 'arpTpa' : 'ipv4Dst';
+  if (srcWild < 32) {
+    fields[srcName] = nwSrc;
+    if (srcWild > 0) masks[srcName] = prefixMask(32 - srcWild);
+  }
+  if (dstWild < 32) {
+    fields[dstName] = nwDst;
+    if (dstWild > 0) masks[dstName] = prefixMask(32 - dstWild);
+  }
+  const proto = fields.ipProto;
+  const [srcPort, dstPort] = proto === 17 ? ['udpSrc', 'udpDst'] : proto === 132 ? ['sctpSrc', 'sctpDst'] : proto === 1 ? ['icmpv4Type', 'icmpv4Code'] : ['tcpSrc', 'tcpDst'];
+  if ((wildcards & W.TP_SRC) === 0) fields[srcPort as string] = tpSrc;
+  if ((wildcards & W.TP_DST) === 0) fields[dstPort as string] = tpDst;
+  return finishMatch(fields, masks, []);
+}
+
+/** Emits a 40-byte OpenFlow 1.0 `ofp_match`; non-prefix IPv4 masks widen to the enclosing prefix. */
+export function emitMatch10(writer: ByteWriter, match: Match): void {
+  let wildcards = 0;
+  const flag = (present: boolean, bit: number): void => {
+    if (!present) wildcards |= bit;
+  };
+  flag(match.inPort !== undefined, W.IN_PORT);
+  flag(match.ethSrc !== undefined, W.DL_SRC);
+  flag(match.ethDst !== undefined, W.DL_DST);
+  flag(match.vlanVid !== undefined, W.DL_VLAN);
+  flag(match.vlanPcp !== undefined, W.DL_VLAN_PCP);
+  flag(match.ethType !== undefined, W.DL_TYPE);
+  flag(match.ipDscp !== undefined, W.NW_TOS);
+  const nwProto = match.ipProto ?? match.arpOp;
+  flag(nwProto !== undefined, W.NW_PROTO);
+  const tpSrc = match.tcpSrc ?? match.udpSrc ?? match.sctpSrc ?? match.icmpv4Type;
+  const tpDst = match.tcpDst ?? match.udpDst ?? match.sctpDst ?? match.icmpv4Code;
+  flag(tpSrc !== undefined, W.TP_SRC);
+  flag(tpDst !== undefined, W.TP_DST);
+  const nwSrc = match.ipv4Src ?? match.arpSpa;
+  const nwDst = match.ipv4Dst ?? match.arpTpa;
+  const srcMask = match.masks?.ipv4Src ?? match.masks?.arpSpa;
+  const dstMask = match.masks?.ipv4Dst ?? match.masks?.arpTpa;
+  const wildBits = (value: number | undefined, mask: number | undefined): number => {
+    if (value === undefined) return 32;
+    if (mask === undefined) return 0;
+    // The mask's leading ones: a prefix mask exactly, any other mask its longest prefix.
+    return 32 - Math.clz32(~mask >>> 0);
+  };
+  wildcards |= wildBits(nwSrc, srcMask) << W.NW_SRC_SHIFT;
+  wildcards |= wildBits(nwDst, dstMask) << W.NW_DST_SHIFT;
+  writer.u32(wildcards >>> 0);
+  writer.u16((match.inPort ?? 0) & 0xffff);
+  writeUint(writer, 6, match.ethSrc ?? 0);
+  writeUint(writer, 6, match.ethDst ?? 0);
+  writer.u16(match.vlanVid ?? 0).u8(match.vlanPcp ?? 0).u8(0);
+  writer.u16(match.ethType ?? 0).u8(((match.ipDscp ?? 0) << 2) & 0xff).u8(nwProto ?? 0).u16(0);
+  writer.u32(nwSrc ?? 0).u32(nwDst ?? 0);
+  writer.u16(tpSrc ?? 0).u16(tpDst ?? 0);
+}
+
+/**
+ * Port numbers are 32-bit in reprs. OpenFlow 1.0's 16-bit reserved ports (0xff00 and up)
+ * widen to their 1.3 values (0xffffff00 and up), so OFPP_FLOOD is one constant for both.
+ */
+export function portFrom16(port: number): number {
+  return port >= 0xff00 ? (0xffff0000 | port) >>> 0 : port;
+}
+
+/** The 16-bit OpenFlow 1.0 port number of a 32-bit repr port. */
+export function portTo16(port: number): number {
+  return port & 0xffff;
+}
