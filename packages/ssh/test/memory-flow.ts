@@ -8,8 +8,11 @@ interface End {
   rejectReader: ((error: Error) => void) | undefined;
 }
 
-/** Two connected in-memory flows; `tap` sees every chunk written by the first one. */
-export function createFlowPair(): [Flow, Flow] {
+/**
+ * Two connected in-memory flows. With `split`, every write is delivered as pieces of the
+ * sizes it returns, so parsers see packets cut at arbitrary points.
+ */
+export function createFlowPair(split?: (length: number) => number): [Flow, Flow] {
   const ends: [End, End] = [
     { chunks: [], finished: false, reset: false, reader: undefined, rejectReader: undefined },
     { chunks: [], finished: false, reset: false, reader: undefined, rejectReader: undefined },
@@ -37,7 +40,16 @@ export function createFlowPair(): [Flow, Flow] {
       },
       write(data) {
         if (peer.finished || self.reset) return Promise.reject(new ClosedError());
-        deliver(data.slice());
+        const copy = data.slice();
+        if (!split) {
+          deliver(copy);
+          return Promise.resolve();
+        }
+        for (let offset = 0; offset < copy.length; ) {
+          const size = Math.max(1, Math.min(copy.length - offset, split(copy.length - offset)));
+          deliver(copy.subarray(offset, offset + size));
+          offset += size;
+        }
         return Promise.resolve();
       },
       async writev(chunks) {

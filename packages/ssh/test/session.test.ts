@@ -166,6 +166,42 @@ describe('SSH between the morgana client and server', () => {
   });
 });
 
+describe('SSH under arbitrary fragmentation, rekey thresholds and command sequences', () => {
+  it('returns every command output intact whatever the chunking and rekeying', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 2000 }),
+        fc.integer({ min: 2000, max: 200_000 }),
+        fc.constantFrom(...(['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-ctr'] as const)),
+        fc.array(fc.oneof(fc.record({ kind: fc.constant('cat' as const), size: fc.integer({ min: 0, max: 40_000 }) }), fc.record({ kind: fc.constant('echo' as const), word: fc.stringMatching(/^[a-z]{1,10}$/) })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (maxPiece, rekeyBytes, cipher, commands) => {
+          let state = maxPiece;
+          const split = (left: number): number => {
+            state = (state * 1103515245 + 12345) % 2147483648;
+            return 1 + (state % Math.min(left, maxPiece));
+          };
+          const [a, b] = createFlowPair(split);
+          server(b, { transport: { rekeyBytes } });
+          const c = await client(a, { transport: { rekeyBytes, ciphers: [cipher] } });
+          for (const command of commands) {
+            if (command.kind === 'cat') {
+              const data = crypto.randomBytes(command.size);
+              expect(Buffer.from((await c.exec('cat', data)).stdout).equals(Buffer.from(data))).toBe(true);
+            } else {
+              expect(utf8Decode((await c.exec(`echo ${command.word}`)).stdout)).toBe(`${command.word}\n`);
+            }
+          }
+          await c.close();
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
+
 describe('SSH transport limits and hostile input', () => {
   it('closes when the key exchange does not finish within handshakeTimeoutMs', async () => {
     const clock = new VirtualClock();
