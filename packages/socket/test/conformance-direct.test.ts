@@ -25,13 +25,5 @@ defineStackConformance('direct stack on a simulated switch', async () => {
   };
 }, {
   // Differences still to be fixed in the direct stack (reported, not papered over).
-  knownFailures: [
-    // @morgana/tcp's listen() refuses port 0 instead of picking a free port.
-    'listen(0) picks an unused port, as bind does for UDP',
-    // @morgana/stack's close() closes UDP and the device but not TCP: pending accepts and reads never settle.
-    'closing the stack fails what is pending on it with ClosedError',
-    // @morgana/tcp checks ports with a synchronous RangeError (its UDP uses AddressError).
-    'rejects (does not throw) a connect to port 0 with AddressError',
-    'throws AddressError when listening on a port above 65535',
-  ],
+  knownFailures: [],
 });

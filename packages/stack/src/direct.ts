@@ -10,7 +10,6 @@ import {
   type Ipv4Prefix,
   type Netif,
   type Random,
-  type Tcp,
   createSystemClock,
   createSystemRandom,
   parseIpv4Prefix,
@@ -19,7 +18,7 @@ import {
 import { type DhcpClient, type DhcpClientConfig, type DhcpLease, createDhcpClient } from '@morgana/dhcp';
 import { type ArpConfig, type EthernetConfig, createArp, createEthernet } from '@morgana/ethif';
 import { type IcmpConfig, type Ipv4Layer, type Ipv4LayerConfig, createIcmp, createIpv4 } from '@morgana/ipv4';
-import { type TcpConfig, createTcp } from '@morgana/tcp';
+import { type TcpConfig, type TcpLayer, createTcp } from '@morgana/tcp';
 import { type UdpConfig, type UdpLayer, createUdp } from '@morgana/udp';
 
 /** Per-layer configuration shared by {@link createDirectStack} and {@link createDhcpStack}. */
@@ -61,6 +60,7 @@ export interface DhcpStackOptions extends StackLayerOptions {
 export interface ComposedStack extends DirectStack {
   readonly ipv4: Ipv4Layer;
   readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
   readonly clock: Clock;
   readonly random: Random;
 }
@@ -82,7 +82,7 @@ function compose(options: StackLayerOptions, ipv4Config: Ipv4LayerConfig, before
   const ipv4 = createIpv4({ ethernet, arp, clock, random }, ipv4Config);
   const icmp = createIcmp({ ip: ipv4, clock, random }, options.icmp);
   const udp = createUdp({ ip: ipv4, icmp, random }, options.udp);
-  const tcp: Tcp = createTcp({ ip: ipv4, clock, random }, options.tcp);
+  const tcp = createTcp({ ip: ipv4, clock, random }, options.tcp);
   let closing: Promise<void> | undefined;
   return {
     kind: 'direct',
@@ -98,6 +98,7 @@ function compose(options: StackLayerOptions, ipv4Config: Ipv4LayerConfig, before
     close() {
       closing ??= (async () => {
         beforeClose();
+        tcp.close();
         udp.close();
         await netif.close();
       })();

@@ -1713,6 +1713,13 @@ export class Connection implements TcpFlow {
     this.fail(new ConnectionReset('connection aborted locally'), 'abort');
   }
 
+  /** The TCP layer is closing: reset the peer, fail what is pending with ClosedError. */
+  closeForLayer(): void {
+    if (this.state === 'CLOSED') return;
+    if (isSynchronized(this.state) && this.state !== 'TIME-WAIT') this.sendReset(this.sndNxt);
+    this.fail(new ClosedError('the TCP layer was closed'), 'abort');
+  }
+
   setNoDelay(noDelay: boolean): void {
     this.noDelay = noDelay;
     if (noDelay) this.output();

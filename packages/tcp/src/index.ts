@@ -1,5 +1,5 @@
 export { createTcp } from './tcp.js';
-export type { TcpDependencies } from './tcp.js';
+export type { TcpDependencies, TcpLayer } from './tcp.js';
 export { resolveTcpConfig } from './config.js';
 export type { TcpConfig, ResolvedTcpConfig, CongestionControlChoice } from './config.js';
 export {

@@ -4,6 +4,7 @@
  * cookies, picks ephemeral ports (RFC 6056), and surfaces ICMP errors to connections.
  */
 import {
+  AddressError,
   AddressInUse,
   ClosedError,
   CounterSet,
@@ -103,8 +104,22 @@ class Listener implements TcpListener, ListenerRef {
   }
 }
 
+/** The TCP layer as this package makes it: the core {@link Tcp} plus closing the whole layer. */
+export interface TcpLayer extends Tcp {
+  /**
+   * Closes every listener and connection: peers get a reset, and pending accepts, reads and
+   * writes fail with `ClosedError`. Later listens and connects fail too. Idempotent.
+   */
+  close(): void;
+}
+
+/** Throws AddressError unless `port` is 0-65535 (0 only where `allowZero`). */
+function checkPort(port: number, allowZero: boolean): void {
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65_535) throw new AddressError(`not a TCP port: ${port}`);
+}
+
 /** Creates a TCP layer over `deps.ip`, registered for protocol 6. */
-export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
+export function createTcp(deps: TcpDependencies, config?: TcpConfig): TcpLayer {
   const { ip, clock, random } = deps;
   const resolved: ResolvedTcpConfig = resolveTcpConfig(config);
   const counters = new CounterSet();
@@ -480,6 +495,17 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     connection.icmpError(error.type, error.code, readU32(header, 4), error.nextHopMtu, error.error);
   });
 
+  const pickListenPort = (): number => {
+    const min = resolved.ephemeralPortMin;
+    const count = resolved.ephemeralPortMax - min + 1;
+    const start = randomBelow(random, count);
+    for (let i = 0; i < count; i++) {
+      const port = min + ((start + i) % count);
+      if (!listeners.has(port) && !table.has(port)) return port;
+    }
+    return -1;
+  };
+
   const pickPort = (local: Ipv4Address, remote: Ipv4Address, remotePort: number): number => {
     // RFC 6056 §3.3.1 (Algorithm 1): a random start, then the next free port.
     const min = resolved.ephemeralPortMin;
@@ -493,9 +519,15 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     return -1;
   };
 
+  let layerClosed = false;
+
   return {
-    listen(port: number, options: TcpListenOptions = {}): TcpListener {
-      if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RangeError(`not a TCP port: ${port}`);
+    listen(requested: number, options: TcpListenOptions = {}): TcpListener {
+      checkPort(requested, true);
+      if (layerClosed) throw new ClosedError('the TCP layer is closed');
+      // Port 0 picks a free port from the ephemeral range, as bind(2) does.
+      const port = requested === 0 ? pickListenPort() : requested;
+      if (port < 0) throw new AddressInUse('no free port to listen on');
       if (listeners.has(port)) throw new AddressInUse(`TCP port ${port} is already listening`);
       const listener = new Listener(port, options, resolved.defaultBacklog, (closed) => {
         if (listeners.get(closed.port) === closed) listeners.delete(closed.port);
@@ -505,7 +537,8 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
     },
 
     async connect(address: Ipv4Address, port: number, options: TcpConnectOptions = {}): Promise<TcpFlow> {
-      if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RangeError(`not a TCP port: ${port}`);
+      checkPort(port, false);
+      if (layerClosed) throw new ClosedError('the TCP layer is closed');
       if (connectionCount >= resolved.maxConnections) {
         counters.add('connection-limit');
         throw new LimitExceeded('maxConnections', `${connectionCount} connections open (maxConnections)`);
@@ -525,6 +558,21 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): Tcp {
       const iss = secrets.isn(clock.now(), local, localPort, address, port);
       await connection.openActive(iss, secrets.timestampOffset(local, address), options.timeout ?? resolved.connectTimeout);
       return connection;
+    },
+
+    close(): void {
+      if (layerClosed) return;
+      layerClosed = true;
+      for (const listener of [...listeners.values()]) listener.close();
+      for (const ports of [...table.values()]) {
+        for (const first of [...ports.values()]) {
+          for (let connection: Connection | undefined = first; connection !== undefined; ) {
+            const next: Connection | undefined = connection.next;
+            connection.closeForLayer();
+            connection = next;
+          }
+        }
+      }
     },
 
     stats(): Counters {
