@@ -15,7 +15,7 @@ export interface ArpConfig {
   readonly refreshWindow?: number;
   /** Most learned (dynamic) entries; the least recently used is evicted past it. Default 512. Static entries are not counted. */
   readonly cacheLimit?: number;
-  /** Packets queued per address while it is being resolved; the oldest is dropped past it. 0 queues nothing. Default 3. */
+  /** Packets queued per address while it is being resolved; the oldest is dropped past it. 0 queues nothing. Default 48. */
   readonly pendingPerAddress?: number;
   /** Addresses being resolved or remembered as unreachable, together; default 64. */
   readonly pendingAddressLimit?: number;
@@ -59,7 +59,9 @@ export const ARP_DEFAULTS: Readonly<Omit<ResolvedArpConfig, 'addresses'>> = {
   cacheLimit: 512,
   // Three packets were the long-standing default of Linux's unres_qlen: enough for a TCP
   // handshake's retransmission or a short burst, small enough that a dead neighbour holds little.
-  pendingPerAddress: 3,
+  // A 65 507-byte UDP datagram is 45 fragments at MTU 1500: hold a whole one while ARP resolves
+  // (Linux holds 212 992 bytes per neighbour; 48 full frames are about 72 kB).
+  pendingPerAddress: 48,
   pendingAddressLimit: 64,
   requestInterval: 1_000,
   requestBackoff: 2,
