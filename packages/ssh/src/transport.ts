@@ -15,6 +15,7 @@ import {
   type Timer,
   TimeoutError,
   bytesEqual,
+  concatBytes,
   utf8Decode,
   utf8Encode,
 } from '@morgana/core';
@@ -142,7 +143,9 @@ export class SshTransport {
   private readonly roleConfig: TransportRole;
   private readonly isClient: boolean;
 
-  private inBuffer: Uint8Array = new Uint8Array(0);
+  /** Received bytes not yet parsed, as the chunks they arrived in (see {@link contiguous}). */
+  private inChunks: Uint8Array[] = [];
+  private inBytes = 0;
   private versionDone = false;
   private preVersionLines = 0;
   private sendSequence = 0;
@@ -288,14 +291,32 @@ export class SshTransport {
   }
 
   private append(chunk: Uint8Array): void {
-    if (this.inBuffer.length === 0) {
-      this.inBuffer = chunk;
-      return;
+    if (chunk.length === 0) return;
+    this.inChunks.push(chunk);
+    this.inBytes += chunk.length;
+  }
+
+  /**
+   * The first `count` buffered bytes as one array, or null until that many arrived. Chunks are
+   * merged only then, so a peer dribbling single bytes costs linear, not quadratic, copying.
+   */
+  private contiguous(count: number): Uint8Array | null {
+    if (this.inBytes < count) return null;
+    if (this.inChunks[0].length < count) this.inChunks = [concatBytes(this.inChunks)];
+    return this.inChunks[0];
+  }
+
+  private consume(count: number): void {
+    this.inBytes -= count;
+    while (count > 0) {
+      const first = this.inChunks[0];
+      if (first.length > count) {
+        this.inChunks[0] = first.subarray(count);
+        return;
+      }
+      this.inChunks.shift();
+      count -= first.length;
     }
-    const merged = new Uint8Array(this.inBuffer.length + chunk.length);
-    merged.set(this.inBuffer);
-    merged.set(chunk, this.inBuffer.length);
-    this.inBuffer = merged;
   }
 
   private process(): void {
@@ -318,15 +339,16 @@ export class SshTransport {
   /** RFC 4253 §4.2: "SSH-2.0-softwareversion SP comments CR LF"; a client skips other lines first. */
   private readVersion(): boolean {
     for (;;) {
-      const newline = this.inBuffer.indexOf(0x0a);
-      if (newline < 0) {
-        if (this.inBuffer.length > this.config.maxVersionLineLength) throw new LimitExceeded('maxVersionLineLength', 'version line too long');
+      const buffered = this.contiguous(this.inBytes);
+      const newline = buffered === null ? -1 : buffered.indexOf(0x0a);
+      if (buffered === null || newline < 0) {
+        if (this.inBytes > this.config.maxVersionLineLength) throw new LimitExceeded('maxVersionLineLength', 'version line too long');
         return false;
       }
       if (newline + 1 > this.config.maxVersionLineLength) throw new LimitExceeded('maxVersionLineLength', 'version line too long');
-      let line = utf8Decode(this.inBuffer.subarray(0, newline));
+      let line = utf8Decode(buffered.subarray(0, newline));
       if (line.endsWith('\r')) line = line.slice(0, -1);
-      this.inBuffer = this.inBuffer.subarray(newline + 1);
+      this.consume(newline + 1);
       if (line.startsWith('SSH-')) {
         if (!line.startsWith('SSH-2.0-') && !line.startsWith('SSH-1.99-')) {
           throw new ProtocolError(`unsupported protocol version: ${line.slice(0, 40)}`);
@@ -345,8 +367,9 @@ export class SshTransport {
   private readPacket(): Uint8Array | null {
     const cipher = this.receiveCipher;
     if (this.pendingLength < 0) {
-      if (this.inBuffer.length < cipher.headSize) return null;
-      const length = cipher.packetLength(this.receiveSequence, this.inBuffer);
+      const head = this.contiguous(cipher.headSize);
+      if (head === null) return null;
+      const length = cipher.packetLength(this.receiveSequence, head);
       const aligned = cipher.lengthExcluded ? length : length + LENGTH_SIZE;
       if (length > this.config.maxPacketLength || length < MIN_PADDING + 2) {
         throw new DecodeError('bad-packet-length', `packet length ${length} is outside the limits`);
@@ -355,9 +378,10 @@ export class SshTransport {
       this.pendingLength = length;
     }
     const total = LENGTH_SIZE + this.pendingLength + cipher.tagSize;
-    if (this.inBuffer.length < total) return null;
-    const packet = this.inBuffer.subarray(0, total);
-    this.inBuffer = this.inBuffer.subarray(total);
+    const buffered = this.contiguous(total);
+    if (buffered === null) return null;
+    const packet = buffered.subarray(0, total);
+    this.consume(total);
     this.pendingLength = -1;
     const body = cipher.open(this.receiveSequence, packet);
     if (body === null) {
