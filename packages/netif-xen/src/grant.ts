@@ -97,7 +97,7 @@ export interface SimulatedHypervisorLayout {
   readonly ports: number;
 }
 
-/** [0] next free port, [1] where the next grant-entry search starts. */
+/** [0] next free port, [1] where the next grant-entry search starts, [2] where the next page search starts. */
 const HEADER_WORDS = 4;
 const PORT_PENDING = 0;
 const PORT_CLOSED = 2;
@@ -156,8 +156,14 @@ export class SimulatedHypervisor {
   grantTable(self: number): GrantTable {
     return {
       allocatePage: () => {
-        for (let i = 0; i < this.layout.pages; i++) {
+        // Search from where the last allocation ended, so a steady stream of tx pages does not
+        // rescan the used ones each time.
+        const pages = this.layout.pages;
+        const from = Atomics.load(this.header, 2);
+        for (let n = 0; n < pages; n++) {
+          const i = (from + n) % pages;
           if (Atomics.compareExchange(this.pageUsed, i, 0, self + 1) === 0) {
+            Atomics.store(this.header, 2, (i + 1) % pages);
             const page = this.memory.subarray(i * PAGE, (i + 1) * PAGE);
             page.fill(0);
             return page;

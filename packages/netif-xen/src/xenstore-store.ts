@@ -171,6 +171,13 @@ export class XenstoreStore {
     this.fire(path);
   }
 
+  /** Watches registered by all connections. */
+  watchCount(): number {
+    let count = 0;
+    for (const conn of this.connections) count += conn.watches.length;
+    return count;
+  }
+
   /** Opens a connection for `domid` whose outgoing bytes go to `send`. */
   connect(domid: number, send: (bytes: Uint8Array) => void): XsConnection {
     const state = new ConnectionState(this, domid, send, this.maxPayload);

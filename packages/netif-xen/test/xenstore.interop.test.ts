@@ -101,15 +101,19 @@ describe.skipIf(missing !== undefined)("xenstored simulator against the xenstore
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    const waitFor = async (lines: number): Promise<void> => {
-      for (let i = 0; i < 200 && out.split('\n').filter(Boolean).length < lines; i++) await new Promise((r) => setTimeout(r, 25));
+    const until = async (condition: () => boolean): Promise<void> => {
+      for (let i = 0; i < 400 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
     };
-    await waitFor(1);
+    const lines = (): number => out.split('\n').filter(Boolean).length;
+    // Fail instead of hanging if an event never comes.
+    const killer = setTimeout(() => child.kill(), 15_000);
+    await until(() => server.store.watchCount() > 0 && lines() >= 1);
     await run('xenstore-write', '/watched/child', 'x');
-    await waitFor(2);
+    await until(() => lines() >= 2);
     await run('xenstore-write', '/unrelated', 'y');
     await run('xenstore-rm', '/watched');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(killer);
     expect(code).toBe(0);
     expect(out.split('\n').filter(Boolean)).toEqual(['/watched', '/watched/child', '/watched']);
   });
