@@ -157,4 +157,44 @@ describe('netfront over rings to a simulated netback bridged to the simulator', 
     for (let i = 0; i < 100 && host.netback.state() !== XenbusState.Closed; i++) await new Promise((r) => setTimeout(r, 5));
     expect(host.netback.state()).toBe(XenbusState.Closed);
   });
+
+  it('drops frames at a full tx ring (256 slots) and counts tx-ring-full', async () => {
+    host = await createXenHost();
+    const front = await host.openNetfront();
+    let sent = 0;
+    // Synchronously: the back end cannot run until we yield, so the ring fills up.
+    for (let i = 0; i < 300; i++) if (front.write(60, (b) => b.length)) sent++;
+    expect(sent).toBe(256);
+    expect(front.counters()['tx-ring-full']).toBe(44);
+    expect(front.stats().txDropped).toBe(44);
+    await new Promise((r) => setTimeout(r, 20));
+    // Responses free the slots again.
+    expect(front.write(60, (b) => b.length)).toBe(true);
+  });
+
+  it('drops reassembled frames above maxRxFrameBytes', async () => {
+    host = await createXenHost({ netback: { rxSlotBytes: 100 } });
+    const front = await host.openNetfront({ maxRxFrameBytes: 250 });
+    const got: number[] = [];
+    front.listen((frame) => got.push(frame.length));
+    await new Promise((r) => setTimeout(r, 50));
+    got.length = 0;
+    expect(host.netback.input(new Uint8Array(250))).toBe(true);
+    expect(host.netback.input(new Uint8Array(251))).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([250]);
+    expect(front.counters()['rx-frame-too-large']).toBe(1);
+  });
+
+  it('the back end answers a packet of more than maxTxSlots slots with errors', async () => {
+    host = await createXenHost({ netback: { maxTxSlots: 3 } });
+    const front = await host.openNetfront({ txSlotBytes: 100 });
+    expect(front.write(300, (b) => b.length)).toBe(true);
+    expect(front.write(301, (b) => b.length)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(host.netback.counters()['tx-frames']).toBe(1);
+    expect(host.netback.counters()['tx-too-many-slots']).toBe(1);
+    front.write(60, (b) => b.length);
+    expect(front.counters()['tx-error-response']).toBe(4);
+  });
 });

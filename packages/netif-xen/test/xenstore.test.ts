@@ -230,6 +230,12 @@ describe('xenstore client against the simulator', () => {
     await Promise.all([first, second]);
   });
 
+  it('answers E2BIG for a path longer than maxPathLength', async () => {
+    const { dom0 } = pair({ maxPathLength: 20 });
+    await dom0.write('/a/b/c/d/e/f/g/h/i/j', 'ok');
+    await expect(dom0.write('/a/b/c/d/e/f/g/h/i/jk', 'no')).rejects.toMatchObject({ errno: 'E2BIG' });
+  });
+
   it('rejects malformed paths with EINVAL and errors are XenstoreError values', async () => {
     const { dom0 } = pair();
     for (const bad of ['/a//b', '/a/', '/a b']) {
