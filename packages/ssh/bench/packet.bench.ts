@@ -5,7 +5,7 @@
 import Benchmark from 'benchmark';
 import { type Flow, createSystemClock } from '@morgana/core';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
-import { CIPHER_NAMES, cipherKeySizes, connectSsh, createPacketCipher, framePacket, generateEd25519Key, serveSshConnection } from '@morgana/ssh';
+import { CIPHER_NAMES, type CipherName, type MacName, cipherKeySizes, connectSsh, createPacketCipher, framePacket, generateEd25519Key, isAeadCipher, macKeySize, serveSshConnection } from '@morgana/ssh';
 
 const crypto = createNodeSshCrypto();
 const PAYLOAD = 32 * 1024;
@@ -39,15 +39,20 @@ function flowPair(): [Flow, Flow] {
 }
 
 const suite = new Benchmark.Suite('ssh');
-for (const name of CIPHER_NAMES) {
+const modes = CIPHER_NAMES.flatMap((name): { name: CipherName; mac: MacName | undefined }[] =>
+  isAeadCipher(name) ? [{ name, mac: undefined }] : [{ name, mac: 'hmac-sha2-256-etm@openssh.com' }, { name, mac: 'hmac-sha2-256' }],
+);
+for (const { name, mac } of modes) {
   const sizes = cipherKeySizes(name);
   const key = crypto.randomBytes(sizes.key);
   const iv = crypto.randomBytes(sizes.iv);
-  const sender = createPacketCipher(crypto, name, key, iv);
-  const receiver = createPacketCipher(crypto, name, key, iv);
+  const macKey = mac === undefined ? undefined : { name: mac, key: crypto.randomBytes(macKeySize(mac)) };
+  const sender = createPacketCipher(crypto, name, key, iv, macKey);
+  const receiver = createPacketCipher(crypto, name, key, iv, macKey);
   let sequence = 0;
-  suite.add(`${name} seal+open 32768 B`, () => {
+  suite.add(`${name}${mac ? ` ${mac}` : ''} seal+open 32768 B`, () => {
     const sealed = sender.seal(sequence, framePacket(sender, payload, (n) => new Uint8Array(n)));
+    receiver.packetLength(sequence, sealed);
     const body = receiver.open(sequence, sealed);
     sequence++;
     sink ^= body === null ? 1 : body[0];
@@ -71,7 +76,7 @@ suite.add('handshake + publickey auth (in memory)', {
 suite.on('cycle', (event: Benchmark.Event) => {
   const bench = event.target as Benchmark.Target & { name: string; hz: number; stats: { rme: number } };
   const rate = bench.name.includes('32768') ? `  ${((bench.hz * PAYLOAD * 8) / 1e9).toFixed(2)} Gbit/s` : '';
-  console.log(`${bench.name.padEnd(48)} ${Math.round(bench.hz).toLocaleString('en-US').padStart(10)} ops/s ±${bench.stats.rme.toFixed(1)}%${rate}`);
+  console.log(`${bench.name.padEnd(64)} ${Math.round(bench.hz).toLocaleString('en-US').padStart(10)} ops/s ±${bench.stats.rme.toFixed(1)}%${rate}`);
 });
 suite.on('complete', () => {
   if (sink === 0x1_0000_0000) console.log('unreachable');
