@@ -49,6 +49,8 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
             hostKey,
             authorizedKeys: (user) => (user === 'morgana' ? authorized : []),
             checkPassword: (user, password) => user === 'pw' && password === 'open sesame',
+            // Small enough that the 16 MB transfers below rekey from the server side too.
+            transport: { rekeyBytes: 4 * 1024 * 1024 },
             tcp: stack.tcp,
           }),
         );
@@ -121,6 +123,7 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
       expect(code).toBe(0);
       expect(received).toBe(data.length);
       expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(connections[connections.length - 1].transport.stats()['rekey-bytes']).toBeGreaterThanOrEqual(4);
     });
   }
 

@@ -81,7 +81,7 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const login = async (cipher: string, mac?: string): Promise<SshClient> => {
+  const login = async (cipher: string, mac?: string, rekeyBytes?: number): Promise<SshClient> => {
     const flow = await stack.tcp.connect(parseIpv4('127.0.0.1'), port);
     const expected = parseAuthorizedKeys(hostKeyPublic)[0];
     return connectSsh(flow, {
@@ -90,7 +90,7 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
       user: 'root',
       privateKey: parseOpenSshPrivateKey(crypto, readFileSync(userKey, 'utf8')),
       verifyHostKey: (algorithm, blob) => blobAlgorithm(blob) === algorithm && Buffer.from(blob).equals(expected.blob),
-      transport: { ciphers: [cipher as CipherName], ...(mac ? { macs: [mac as MacName] } : {}) },
+      transport: { ciphers: [cipher as CipherName], ...(mac ? { macs: [mac as MacName] } : {}), ...(rekeyBytes ? { rekeyBytes } : {}) },
     });
   };
 
@@ -136,11 +136,12 @@ describe.skipIf(!present || !isRoot)('morgana client against OpenSSH sshd', () =
     });
   }
 
-  it('pipes 4 MB through a remote cat and reads the exit status of false', async () => {
-    const client = await login('aes128-gcm@openssh.com');
+  it('pipes 4 MB through a remote cat, rekeying every megabyte, and reads the exit status of false', async () => {
+    const client = await login('aes128-gcm@openssh.com', undefined, 1024 * 1024);
     const data = crypto.randomBytes(4 * 1024 * 1024);
     const result = await client.exec('cat', data);
     expect(Buffer.from(result.stdout).equals(Buffer.from(data))).toBe(true);
+    expect(client.transport.stats()['rekey-bytes']).toBeGreaterThanOrEqual(3);
     expect((await client.exec('false')).exitStatus).toBe(1);
     await client.close();
   });
