@@ -2,6 +2,13 @@
 import { DecodeError, readU16 } from '@morgana/core';
 import { HEADER, OFP_MAX_MESSAGE } from './wire.js';
 
+/** A plain Uint8Array copy: chunks may be views into a host buffer that gets reused. */
+function copy(data: Uint8Array, start: number, end: number): Uint8Array {
+  const bytes = new Uint8Array(end - start);
+  bytes.set(data.subarray(start, end));
+  return bytes;
+}
+
 /** Limits of {@link MessageFramer}. */
 export interface FramerConfig {
   /** Largest message accepted, in bytes; default 65 535 (the 16-bit length's maximum). */
@@ -41,10 +48,10 @@ export class MessageFramer {
       if (length < HEADER.SIZE) throw new DecodeError('bad-length', `message length ${length} is shorter than the header`, offset);
       if (length > this.maxMessageSize) throw new DecodeError('too-large', `message of ${length} bytes exceeds ${this.maxMessageSize}`, offset);
       if (data.length - offset < length) break;
-      messages.push(data.slice(offset, offset + length));
+      messages.push(copy(data, offset, offset + length));
       offset += length;
     }
-    this.pending = offset === data.length ? new Uint8Array(0) : data.slice(offset);
+    this.pending = copy(data, offset, data.length);
     return messages;
   }
 }

@@ -1,0 +1,373 @@
+/**
+ * An OpenFlow controller (1.3.x §6.3): accepts switches on a `Tcp` listener, runs the HELLO /
+ * FEATURES handshake, keeps each connection alive with echoes on the injected Clock, and pairs
+ * requests with replies by xid. Runs on any morgana Tcp (host sockets, the TypeScript stack).
+ */
+import {
+  type Clock, ClosedError, CounterSet, type Counters, DecodeError, ProtocolError, TimeoutError, type Tcp, type TcpFlow,
+  type TcpListener, type Timer,
+} from '@morgana/core';
+import {
+  OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE,
+  OFPMPF_MORE, OFP_TCP_PORT, OFP_VERSION_1_0, OFP_VERSION_1_3,
+} from './constants.js';
+import { MessageFramer } from './framer.js';
+import { type OfpMessage, emitMessage, errorFor, negotiateVersion, parseMessage } from './wire.js';
+
+/** A message as the application writes it: version and xid are filled in by the connection. */
+export type OutgoingMessage = OfpMessage extends infer M ? M extends OfpMessage ? Omit<M, 'version' | 'xid'> : never : never;
+
+/** Configuration of {@link createController}; every limit has a default. */
+export interface ControllerConfig {
+  readonly tcp: Tcp;
+  readonly clock: Clock;
+  /** Listening port; default 6653 (IANA). 0 picks a free one where the Tcp allows it. */
+  readonly port?: number;
+  /** Versions offered in our HELLO bitmap; default [1.3, 1.0]. */
+  readonly versions?: readonly number[];
+  /** Milliseconds of silence after which an ECHO_REQUEST is sent; default 5 000. */
+  readonly echoIntervalMs?: number;
+  /** Milliseconds of silence after which the switch is dropped; default 15 000. */
+  readonly echoTimeoutMs?: number;
+  /** Milliseconds for HELLO and FEATURES_REPLY to arrive; default 10 000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Milliseconds a request waits for its reply; default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /** Connected switches at once; more are refused (closed); default 1 024. */
+  readonly maxSwitches?: number;
+  /** Outstanding requests per switch; default 1 024. */
+  readonly maxPendingRequests?: number;
+  /** Messages queued for writing per switch before the switch is dropped as stuck; default 4 096. */
+  readonly maxWriteQueue?: number;
+  /** Largest message accepted; default 65 535. */
+  readonly maxMessageSize?: number;
+  /** Called when a switch finished its handshake. */
+  readonly onSwitch?: (connection: SwitchConnection) => void;
+}
+
+export const CONTROLLER_DEFAULTS = {
+  port: OFP_TCP_PORT,
+  versions: [OFP_VERSION_1_3, OFP_VERSION_1_0] as readonly number[],
+  echoIntervalMs: 5_000,
+  echoTimeoutMs: 15_000,
+  handshakeTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  maxSwitches: 1_024,
+  maxPendingRequests: 1_024,
+  maxWriteQueue: 4_096,
+  maxMessageSize: 0xffff,
+} as const;
+
+type Resolved = Required<Omit<ControllerConfig, 'onSwitch'>> & Pick<ControllerConfig, 'onSwitch'>;
+
+/** A switch's FEATURES_REPLY. */
+export type SwitchFeatures = Extract<OfpMessage, { type: 'features-reply' }>;
+
+/** The error a switch answered a request with. */
+export class OpenFlowError extends ProtocolError {
+  constructor(readonly reply: Extract<OfpMessage, { type: 'error' }>) {
+    super(`switch answered with OpenFlow error type ${reply.errorType} code ${reply.code}`);
+  }
+}
+
+interface Pending {
+  readonly resolve: (replies: OfpMessage[]) => void;
+  readonly reject: (error: Error) => void;
+  readonly replies: OfpMessage[];
+  readonly timer: Timer;
+}
+
+const REPLY_TYPES = new Set(['echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'error']);
+
+/** One connected switch. */
+export class SwitchConnection {
+  /** Negotiated version; 0 until HELLO arrives. */
+  version = 0;
+  features: SwitchFeatures | undefined;
+  private nextXid = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Set<(message: OfpMessage) => void>();
+  private readonly closeListeners = new Set<(reason: Error | undefined) => void>();
+  private readonly framer: MessageFramer;
+  private lastReceived: number;
+  private keepalive: Timer | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private closed = false;
+  /** Per-switch counters: messages in/out by type, drops by reason. */
+  readonly counters = new CounterSet();
+
+  constructor(readonly flow: TcpFlow, private readonly config: Resolved) {
+    this.framer = new MessageFramer({ maxMessageSize: config.maxMessageSize });
+    this.lastReceived = config.clock.now();
+  }
+
+  /** The datapath id from FEATURES_REPLY (0n before). */
+  get datapathId(): bigint {
+    return this.features?.datapathId ?? 0n;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Subscribes to every message the switch sends that is not a reply to our request. */
+  onMessage(listener: (message: OfpMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onClose(listener: (reason: Error | undefined) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  /** Sends a message and returns its xid. */
+  send(message: OutgoingMessage, xid = this.allocateXid()): number {
+    this.write({ ...message, version: this.version || this.config.versions[0], xid } as OfpMessage);
+    return xid;
+  }
+
+  /**
+   * Sends a request and resolves with its replies: one, or every part of a multipart reply
+   * (until one without OFPMPF_REPLY_MORE). Rejects with `OpenFlowError`, `TimeoutError` or
+   * `ClosedError`.
+   */
+  request(message: OutgoingMessage): Promise<OfpMessage[]> {
+    return this.track(message);
+  }
+
+  /**
+   * Sends `messages` then a BARRIER_REQUEST; resolves when the barrier reply shows the switch
+   * processed them all (1.3 §6.2), rejecting with the first `OpenFlowError` one of them caused.
+   */
+  async sendWithBarrier(messages: readonly OutgoingMessage[]): Promise<void> {
+    const errors: OpenFlowError[] = [];
+    const xids = new Set(messages.map((message) => this.send(message)));
+    const off = this.onMessage((reply) => {
+      if (reply.type === 'error' && xids.has(reply.xid)) errors.push(new OpenFlowError(reply));
+    });
+    try {
+      await this.track({ type: 'barrier-request' });
+    } finally {
+      off();
+    }
+    if (errors.length > 0) throw errors[0] as OpenFlowError;
+  }
+
+  /**
+   * Closes the connection: gracefully (after queued messages, such as a final error, are
+   * written) when `graceful`, else at once with a reset.
+   */
+  close(reason?: Error, graceful = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.keepalive?.cancel();
+    for (const pending of this.pending.values()) {
+      pending.timer.cancel();
+      pending.reject(reason ?? new ClosedError('switch connection closed'));
+    }
+    this.pending.clear();
+    if (graceful) {
+      void this.writing.then(() => this.flow.close()).catch(() => this.flow.abort());
+    } else {
+      this.flow.abort();
+    }
+    for (const listener of this.closeListeners) listener(reason);
+  }
+
+  private allocateXid(): number {
+    const xid = this.nextXid;
+    this.nextXid = this.nextXid >= 0xffffffff ? 1 : this.nextXid + 1;
+    return xid;
+  }
+
+  private track(message: OutgoingMessage): Promise<OfpMessage[]> {
+    if (this.closed) return Promise.reject(new ClosedError('switch connection closed'));
+    if (this.pending.size >= this.config.maxPendingRequests) {
+      this.counters.add('pending-requests-full');
+      return Promise.reject(new ProtocolError(`more than ${this.config.maxPendingRequests} requests outstanding`));
+    }
+    const xid = this.allocateXid();
+    return new Promise<OfpMessage[]>((resolve, reject) => {
+      const timer = this.config.clock.setTimer(this.config.requestTimeoutMs, () => {
+        this.pending.delete(xid);
+        this.counters.add('request-timeout');
+        reject(new TimeoutError(`no reply to ${message.type} (xid ${xid}) within ${this.config.requestTimeoutMs} ms`));
+      });
+      this.pending.set(xid, { resolve, reject, replies: [], timer });
+      this.send(message, xid);
+    });
+  }
+
+  private write(message: OfpMessage): void {
+    if (this.closed) return;
+    if (this.queued >= this.config.maxWriteQueue) {
+      this.counters.add('write-queue-full');
+      this.close(new ProtocolError(`switch is not reading: ${this.queued} messages queued`));
+      return;
+    }
+    const bytes = emitMessage(message);
+    this.counters.add(`tx-${message.type}`);
+    this.queued += 1;
+    this.writing = this.writing.then(() => this.flow.write(bytes)).then(
+      () => { this.queued -= 1; },
+      (error: unknown) => { this.queued -= 1; this.close(error instanceof Error ? error : undefined); },
+    );
+  }
+
+  /** Reads until the stream ends; the connection's whole receive path. */
+  async run(onReady: () => void): Promise<void> {
+    const handshake = this.config.clock.setTimer(this.config.handshakeTimeoutMs, () => {
+      if (this.features === undefined) {
+        this.counters.add('handshake-timeout');
+        this.close(new TimeoutError('switch did not complete the HELLO/FEATURES handshake'));
+      }
+    });
+    // Our HELLO goes at our highest version with the bitmap of all (1.3 §6.3.1).
+    this.write({ version: Math.max(...this.config.versions), xid: this.allocateXid(), type: 'hello', versions: [...this.config.versions].sort((a, b) => a - b) });
+    this.scheduleKeepalive();
+    try {
+      for (;;) {
+        const chunk = await this.flow.read();
+        if (chunk === null) break;
+        for (const bytes of this.framer.push(chunk)) this.receive(bytes, onReady);
+        if (this.closed) break;
+      }
+      this.close(undefined, true);
+    } catch (error) {
+      if (error instanceof DecodeError) this.counters.add(`framing-${error.reason}`);
+      this.close(error instanceof Error ? error : undefined);
+    } finally {
+      handshake.cancel();
+    }
+  }
+
+  private receive(bytes: Uint8Array, onReady: () => void): void {
+    this.lastReceived = this.config.clock.now();
+    let message: OfpMessage;
+    try {
+      message = parseMessage(bytes, { versions: this.version === 0 ? this.config.versions : [this.version] });
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      this.counters.add(`rx-${error.reason}`);
+      // Unknown or malformed requests are refused with OFPET_BAD_REQUEST (1.3 §7.4.4, §6.4).
+      const code = error.reason === 'bad-type' ? OFPBRC_BAD_TYPE : error.reason === 'bad-version' ? OFPBRC_BAD_VERSION : OFPBRC_BAD_LEN;
+      this.write(errorFor(this.version || (bytes[0] as number), bytes, OFPET_BAD_REQUEST, code));
+      return;
+    }
+    this.counters.add(`rx-${message.type}`);
+    if (message.type === 'hello') {
+      this.onHello(message);
+      return;
+    }
+    if (message.type === 'echo-request') {
+      this.write({ version: this.version, xid: message.xid, type: 'echo-reply', data: message.data });
+      return;
+    }
+    if (message.type === 'features-reply' && this.features === undefined) {
+      this.features = message;
+      onReady();
+      return;
+    }
+    const pending = REPLY_TYPES.has(message.type) ? this.pending.get(message.xid) : undefined;
+    if (pending !== undefined) {
+      if (message.type === 'error') {
+        this.finish(message.xid, pending);
+        pending.reject(new OpenFlowError(message));
+        return;
+      }
+      pending.replies.push(message);
+      if (message.type === 'multipart-reply' && (message.flags & OFPMPF_MORE) !== 0) return;
+      this.finish(message.xid, pending);
+      pending.resolve(pending.replies);
+      return;
+    }
+    for (const listener of this.listeners) listener(message);
+  }
+
+  private finish(xid: number, pending: Pending): void {
+    pending.timer.cancel();
+    this.pending.delete(xid);
+  }
+
+  private onHello(hello: Extract<OfpMessage, { type: 'hello' }>): void {
+    if (this.version !== 0) return;
+    const version = negotiateVersion(this.config.versions, hello);
+    if (version === undefined) {
+      this.counters.add('hello-incompatible');
+      this.write(errorFor(Math.max(...this.config.versions), new Uint8Array(0), OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE));
+      this.close(new ProtocolError(`no common OpenFlow version with the switch's ${hello.versions?.join(',') ?? hello.version}`), true);
+      return;
+    }
+    this.version = version;
+    this.send({ type: 'features-request' });
+  }
+
+  private scheduleKeepalive(): void {
+    const interval = this.config.echoIntervalMs;
+    this.keepalive = this.config.clock.setTimer(interval, () => {
+      if (this.closed) return;
+      const silent = this.config.clock.now() - this.lastReceived;
+      if (silent >= this.config.echoTimeoutMs) {
+        this.counters.add('echo-timeout');
+        this.close(new TimeoutError(`switch silent for ${silent} ms`));
+        return;
+      }
+      if (silent >= interval && this.version !== 0) this.send({ type: 'echo-request', data: new Uint8Array(0) });
+      this.scheduleKeepalive();
+    });
+  }
+}
+
+/** A running controller. */
+export interface Controller {
+  readonly port: number;
+  /** Switches that finished their handshake, by datapath id. */
+  readonly switches: ReadonlyMap<bigint, SwitchConnection>;
+  stats(): Counters;
+  close(): void;
+}
+
+/** Starts a controller on `config.tcp`. */
+export function createController(config: ControllerConfig): Controller {
+  const resolved: Resolved = { ...CONTROLLER_DEFAULTS, ...config };
+  const counters = new CounterSet();
+  const switches = new Map<bigint, SwitchConnection>();
+  const connections = new Set<SwitchConnection>();
+  let listener: TcpListener | undefined;
+  const accept = (flow: TcpFlow): void => {
+    if (connections.size >= resolved.maxSwitches) {
+      counters.add('switches-full');
+      flow.abort();
+      return;
+    }
+    flow.setNoDelay(true);
+    const connection = new SwitchConnection(flow, resolved);
+    connections.add(connection);
+    counters.add('connections');
+    connection.onClose(() => {
+      connections.delete(connection);
+      if (connection.features !== undefined && switches.get(connection.datapathId) === connection) switches.delete(connection.datapathId);
+      counters.add('disconnections');
+    });
+    void connection.run(() => {
+      // A reconnecting datapath replaces its stale connection.
+      switches.get(connection.datapathId)?.close(new ProtocolError('datapath reconnected'));
+      switches.set(connection.datapathId, connection);
+      counters.add('switches-up');
+      resolved.onSwitch?.(connection);
+    });
+  };
+  listener = resolved.tcp.listen(resolved.port, { onConnection: accept });
+  return {
+    port: listener.port,
+    switches,
+    stats: () => counters.snapshot(),
+    close(): void {
+      listener?.close();
+      listener = undefined;
+      for (const connection of [...connections]) connection.close();
+    },
+  };
+}
