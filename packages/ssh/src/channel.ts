@@ -104,6 +104,8 @@ export class SshChannel implements Flow {
   receiveClose(): void {
     this.closeReceived = true;
     this.eofReceived = true;
+    // Requests the peer will never answer now count as refused.
+    for (const reply of this.replies.splice(0)) reply(false);
     this.wakeReader();
     for (const wake of this.windowWaiters.splice(0)) wake();
     if (!this.closeSent) {
@@ -124,6 +126,7 @@ export class SshChannel implements Flow {
   fail(error: Error): void {
     this.error = error;
     this.closeReceived = true;
+    for (const reply of this.replies.splice(0)) reply(false);
     if (this.reader) {
       this.reader.reject(error);
       this.reader = undefined;
