@@ -47,6 +47,8 @@ export interface XmppClientOptions {
   /** Milliseconds between whitespace keepalives (RFC 6120 §4.6.1); 0 disables; default 60 000. */
   readonly keepaliveInterval?: number;
   readonly limits?: Partial<XmlLimits>;
+  /** Milliseconds to wait for the server's closing tag before aborting (RFC 6120 §4.4); default 5000. */
+  readonly closeTimeout?: number;
   /** Enable XEP-0198 stream management (acks, no resumption) when offered; default false. */
   readonly streamManagement?: boolean;
 }
@@ -56,6 +58,7 @@ export const XMPP_CLIENT_DEFAULTS = {
   mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] as readonly string[],
   iqTimeout: 30_000,
   keepaliveInterval: 60_000,
+  closeTimeout: 5_000,
 };
 
 /** A roster item (RFC 6121 §2.1.2). */
@@ -147,7 +150,7 @@ export function parseRosterItem(item: XmlElement): RosterItem {
 export async function connectXmpp(flow: Flow, options: XmppClientOptions): Promise<XmppClient> {
   const account = parseJid(options.jid);
   const requireTls = options.requireTls ?? options.startTls !== undefined;
-  const stream = new XmppStream(flow, options.limits);
+  const stream = new XmppStream(flow, options.limits ?? {}, options.clock, options.closeTimeout ?? XMPP_CLIENT_DEFAULTS.closeTimeout);
   let secure = false;
 
   const open = async (): Promise<XmlElement> => {

@@ -113,13 +113,15 @@ export interface XmppServerConfig {
   readonly maxResourcesPerUser?: number;
   /** SASL attempts per connection before the stream is closed (RFC 6120 §6.4.5); default 3. */
   readonly maxAuthAttempts?: number;
+  /** Milliseconds to wait for a client's closing tag before aborting (RFC 6120 §4.4); default 5000. */
+  readonly closeTimeout?: number;
   /** Stanzas queued to one session whose write has not completed before it is closed; default 1000. */
   readonly maxPendingWrites?: number;
   readonly limits?: Partial<XmlLimits>;
 }
 
 /** Defaults of {@link XmppServerConfig}. */
-export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3, maxPendingWrites: 1000 };
+export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3, maxPendingWrites: 1000, closeTimeout: 5_000 };
 
 /** A running server. */
 export interface XmppServer {
@@ -158,6 +160,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   const maxResources = config.maxResourcesPerUser ?? XMPP_SERVER_DEFAULTS.maxResourcesPerUser;
   const maxAuthAttempts = config.maxAuthAttempts ?? XMPP_SERVER_DEFAULTS.maxAuthAttempts;
   const maxPendingWrites = config.maxPendingWrites ?? XMPP_SERVER_DEFAULTS.maxPendingWrites;
+  const closeTimeout = config.closeTimeout ?? XMPP_SERVER_DEFAULTS.closeTimeout;
   const counters = new CounterSet();
   /** Bound sessions by bare JID, then resource. */
   const accounts = new Map<string, Map<string, ClientSession>>();
@@ -593,7 +596,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   }
 
   async function handle(flow: Flow): Promise<void> {
-    const stream = new XmppStream(flow, config.limits);
+    const stream = new XmppStream(flow, config.limits ?? {}, deps.clock, closeTimeout);
     streams.add(stream);
     let session: ClientSession | undefined;
     const timer = deps.clock.setTimer(negotiationTimeout, () => {

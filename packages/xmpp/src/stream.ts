@@ -2,7 +2,7 @@
  * An XML stream over a {@link Flow} (RFC 6120 §4): headers, stanzas, restarts and stream errors.
  * Reading is pull-based, so nothing reads the underlying flow while STARTTLS swaps it.
  */
-import type { Flow } from '@morgana/core';
+import type { Clock, Flow } from '@morgana/core';
 import { ProtocolError } from '@morgana/core';
 import { XmlStreamParser, type XmlElement, type XmlEvent, type XmlLimits, el, escapeAttr, serialize } from './xml.js';
 
@@ -45,10 +45,17 @@ export class XmppStream {
   private ended = false;
   private closed = false;
   private headerSent = false;
+  private closing: Promise<void> | undefined;
 
+  /**
+   * `closeTimeout`: milliseconds to wait, after our closing tag, for the peer to close too
+   * before the connection is aborted (RFC 6120 §4.4 leaves "a reasonable amount of time").
+   */
   constructor(
     public flow: Flow,
-    limits: Partial<XmlLimits> = {},
+    limits: Partial<XmlLimits>,
+    private readonly clock: Clock,
+    private readonly closeTimeout: number,
   ) {
     this.parser = new XmlStreamParser(limits);
   }
@@ -86,6 +93,7 @@ export class XmppStream {
 
   sendRaw(text: string): Promise<void> {
     if (this.closed) return Promise.resolve();
+    if (this.closing !== undefined && text !== '</stream:stream>') return Promise.resolve();
     return this.flow.write(encoder.encode(text));
   }
 
@@ -121,24 +129,32 @@ export class XmppStream {
     await this.close();
   }
 
-  /** Sends `</stream:stream>` and closes the flow. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Sends `</stream:stream>` and closes the flow; later calls share the first one's result. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     try {
       await this.sendRaw('</stream:stream>');
     } catch {
       // Already reset by the peer.
     }
     this.closed = true;
+    const flow = this.flow;
+    const timer = this.clock.setTimer(this.closeTimeout, () => flow.abort());
     try {
-      await this.flow.close();
+      await flow.close();
     } catch {
-      this.flow.abort();
+      flow.abort();
+    } finally {
+      timer.cancel();
     }
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || this.closing !== undefined;
   }
 }
 

@@ -164,6 +164,7 @@ describe('XMPP client and server over loopback TCP', () => {
       if (chunk === null) break;
       received += new TextDecoder().decode(chunk);
     }
+    await flow.close();
     expect(received).toContain('restricted-xml');
   });
 });
@@ -190,7 +191,25 @@ describe('server limits', () => {
     expect(virtual.pendingTimers()).toBeGreaterThan(0);
     virtual.advance(1);
     expect(await readAll(flow)).toContain('connection-timeout');
+    await flow.close();
     expect(limited.stats()['negotiation-timeouts']).toBe(1);
+    listener.close();
+  });
+
+  it('aborts a connection whose peer does not close within closeTimeout (RFC 6120 §4.4)', async () => {
+    const virtual = new VirtualClock();
+    const limited = createXmppServer({ clock: virtual, random, crypto: nodeCrypto, store }, { domain: DOMAIN, closeTimeout: 1000 });
+    let done = false;
+    const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow).then(() => (done = true)) });
+    const flow = await stack.tcp.connect(LOOPBACK, listener.port);
+    await flow.write(new TextEncoder().encode(`${HEADER}</stream:stream>`));
+    expect(await readAll(flow)).toContain('</stream:stream>');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    virtual.advance(1000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(true);
+    flow.abort();
     listener.close();
   });
 
@@ -199,6 +218,7 @@ describe('server limits', () => {
     const bad = `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0bad').toString('base64')}</auth>`;
     await flow.write(new TextEncoder().encode(HEADER + bad + bad + bad));
     const received = await readAll(flow);
+    await flow.close();
     expect(received.match(/<failure/g)?.length).toBe(3);
     expect(received).toContain('policy-violation');
   });
@@ -283,6 +303,7 @@ describe('server limits', () => {
         await flow.write(bytes);
         await flow.write(new TextEncoder().encode('</stream:stream>'));
         const received = await readAll(flow);
+        await flow.close();
         // Our header always comes first, then features and, for bad input, a stream error.
         expect(received.startsWith("<?xml version='1.0'?><stream:stream ")).toBe(true);
         expect(received.endsWith('</stream:stream>')).toBe(true);
