@@ -234,6 +234,18 @@ describe('server limits', () => {
     listener.close();
   });
 
+  it('refuses sessions beyond maxSessions with resource-constraint', async () => {
+    const limited = createXmppServer({ clock, random, crypto: nodeCrypto, store }, { domain: DOMAIN, maxSessions: 1 });
+    const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow) });
+    const options = { clock, random, crypto: nodeCrypto, keepaliveInterval: 0 };
+    const alice = await connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), { ...options, jid: `alice@${DOMAIN}`, password: 'wonderland' });
+    await expect(connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), { ...options, jid: `bob@${DOMAIN}`, password: 'builder' })).rejects.toMatchObject({ condition: 'resource-constraint' });
+    await alice.close();
+    const bob = await connectXmpp(await stack.tcp.connect(LOOPBACK, listener.port), { ...options, jid: `bob@${DOMAIN}`, password: 'builder' });
+    await bob.close();
+    listener.close();
+  });
+
   it('ends the session of a recipient that stops reading once maxPendingWrites stanzas wait', async () => {
     const limited = createXmppServer({ clock, random, crypto: nodeCrypto, store }, { domain: DOMAIN, allowPlainWithoutTls: true, maxPendingWrites: 4 });
     const listener = stack.tcp.listen(0, { onConnection: (flow) => void limited.handle(flow) });
