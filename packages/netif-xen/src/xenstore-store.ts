@@ -59,11 +59,19 @@ interface Transaction {
   /** Generation of every path the transaction looked at or changed, as it was when first seen (-1: absent). */
   readonly seen: Map<string, number>;
   readonly dirty: Set<string>;
+  /** Watch events the commit fires, in the order the operations ran. */
+  readonly events: { path: string; recursive: boolean }[];
 }
 
 interface Watch {
   readonly path: string;
   readonly token: string;
+  /** Set for a watch given as a relative path: events then name paths relative to it too. */
+  readonly home: string | undefined;
+}
+
+function eventPath(watch: Watch, path: string): string {
+  return watch.home !== undefined && path.startsWith(watch.home) ? path.slice(watch.home.length) : path;
 }
 
 /** A client of the store: a Unix-socket connection, or an in-process one. */
@@ -195,14 +203,22 @@ export class XenstoreStore {
     return this.generation;
   }
 
-  /** @internal Fires every watch that covers a change at `path` (the node, its ancestors' watches, and watches below it). */
-  fire(path: string): void {
+  /**
+   * @internal Fires every watch on `path` or an ancestor of it; for a removal (`recursive`)
+   * also the watches below it, each with its own path, since those nodes went too.
+   */
+  fire(path: string, recursive = false): void {
     for (const conn of this.connections) {
       for (const watch of conn.watches) {
-        if (isUnder(path, watch.path)) conn.sendWatchEvent(path, watch.token);
-        else if (isUnder(watch.path, path)) conn.sendWatchEvent(watch.path, watch.token);
+        if (isUnder(path, watch.path)) conn.sendWatchEvent(eventPath(watch, path), watch.token);
+        else if (recursive && isUnder(watch.path, path)) conn.sendWatchEvent(eventPath(watch, watch.path), watch.token);
       }
     }
+  }
+
+  private changed(tx: Transaction | undefined, path: string, recursive = false): void {
+    if (tx === undefined) this.fire(path, recursive);
+    else tx.events.push({ path, recursive });
   }
 
   /** @internal Resolves a client path: relative paths are under the domain's home. */
@@ -310,7 +326,7 @@ export class XenstoreStore {
         node.value = args.slice(nul + 1);
         node.gen = tx === undefined ? this.bump() : 0;
         this.markDirty(tx, [path, ...created]);
-        if (tx === undefined) this.fire(path);
+        this.changed(tx, path);
         return nulTerminated('OK');
       }
       case XsType.MKDIR: {
@@ -318,7 +334,7 @@ export class XenstoreStore {
         if (path.startsWith('@')) throw new XsFailure('EINVAL');
         const created = this.createPath(tree, path, domid, tx);
         this.markDirty(tx, created);
-        if (tx === undefined && created.length > 0) this.fire(path);
+        if (created.length > 0) this.changed(tx, path);
         return nulTerminated('OK');
       }
       case XsType.RM: {
@@ -348,7 +364,7 @@ export class XenstoreStore {
           parent.gen = tx === undefined ? this.bump() : 0;
         }
         this.markDirty(tx, [...removed, parentOf(path)]);
-        if (tx === undefined) this.fire(path);
+        this.changed(tx, path, true);
         return nulTerminated('OK');
       }
       case XsType.SET_PERMS: {
@@ -362,7 +378,7 @@ export class XenstoreStore {
         node.perms = perms;
         node.gen = tx === undefined ? this.bump() : 0;
         this.markDirty(tx, [path]);
-        if (tx === undefined) this.fire(path);
+        this.changed(tx, path);
         return nulTerminated('OK');
       }
       case XsType.GET_DOMAIN_PATH: {
@@ -381,7 +397,7 @@ export class XenstoreStore {
     for (const [path, node] of this.tree) tree.set(path, cloneNode(node));
     const id = this.nextTxId;
     this.nextTxId = (this.nextTxId % 0xffff_fffe) + 1;
-    return { id, tree, seen: new Map(), dirty: new Set() };
+    return { id, tree, seen: new Map(), dirty: new Set(), events: [] };
   }
 
   /** @internal Commits: EAGAIN when anything the transaction saw changed since it started. */
@@ -398,7 +414,7 @@ export class XenstoreStore {
       if (node === undefined) this.tree.delete(path);
       else this.tree.set(path, { ...cloneNode(node), gen: this.bump() });
     }
-    for (const path of changed) this.fire(path);
+    for (const event of tx.events) this.fire(event.path, event.recursive);
   }
 
   /** @internal */
@@ -479,7 +495,8 @@ class ConnectionState implements XsConnection {
         const path = this.store.resolve(this.domid, rawPath);
         if (this.watches.some((w) => w.path === path && w.token === token)) throw new XsFailure('EEXIST');
         if (this.watches.length >= this.store.watchLimit) throw new XsFailure('E2BIG');
-        this.watches.push({ path, token });
+        const home = rawPath.startsWith('/') || rawPath.startsWith('@') ? undefined : `/local/domain/${this.domid}/`;
+        this.watches.push({ path, token, home });
         this.reply(message, XsType.WATCH, nulTerminated('OK'));
         // A new watch fires once at once so the client reads the initial state (xenstore.txt WATCH).
         this.sendWatchEvent(rawPath, token);

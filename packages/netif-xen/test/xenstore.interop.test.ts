@@ -3,6 +3,8 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectUnix } from '../src/unix-transport.js';
+import { XenstoreClient } from '../src/xenstore-client.js';
 import { startXenstored, type XenstoredServer } from '../src/xenstored.js';
 import { interopRequired } from './c-peer.js';
 
@@ -97,6 +99,7 @@ describe.skipIf(missing !== undefined)("xenstored simulator against the xenstore
 
   it('xenstore-watch reports the initial event and every change under the path', async () => {
     const child = spawn('xenstore-watch', ['-n', '3', '/watched'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -112,9 +115,24 @@ describe.skipIf(missing !== undefined)("xenstored simulator against the xenstore
     await until(() => lines() >= 2);
     await run('xenstore-write', '/unrelated', 'y');
     await run('xenstore-rm', '/watched');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const code = await exited;
     clearTimeout(killer);
     expect(code).toBe(0);
     expect(out.split('\n').filter(Boolean)).toEqual(['/watched', '/watched/child', '/watched']);
+  });
+
+  it('the morgana client and the xenstore tools see each other through the simulator', async () => {
+    const client = new XenstoreClient(await connectUnix(server.path));
+    try {
+      const events: string[] = [];
+      await client.watch('/shared', 'tok', (path) => events.push(path));
+      await run('xenstore-write', '/shared/from-tool', 'tool');
+      expect(await client.read('/shared/from-tool')).toBe('tool');
+      await client.write('/shared/from-morgana', 'morgana');
+      expect((await run('xenstore-read', '/shared/from-morgana')).stdout).toBe('morgana\n');
+      expect(events).toEqual(['/shared', '/shared/from-tool', '/shared/from-morgana']);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -148,6 +148,18 @@ describe('xenstore client against the simulator', () => {
     expect(events).toEqual(['/w', '/w/a', '/w']);
   });
 
+  it('reports changes under a relative watch with relative paths', async () => {
+    const { store, dom0, client } = pair();
+    store.forceWrite('/local/domain/5', '');
+    store.forcePermissions('/local/domain/5', [{ domid: 5, access: 'n' }]);
+    const guest = client(5);
+    const events: string[] = [];
+    await guest.watch('device', 'tok', (path) => events.push(path));
+    await dom0.write('/local/domain/5/device/vif/0/state', '4');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(events).toEqual(['device', 'device/vif/0/state']);
+  });
+
   it('transactions are isolated until commit and then fire watches', async () => {
     const { dom0, client } = pair();
     const other = client(0);
