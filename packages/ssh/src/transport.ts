@@ -506,7 +506,14 @@ export class SshTransport {
     const theirs = parseKexInit(this.peerKexInit as Uint8Array);
     const client = this.isClient ? ours : theirs;
     const server = this.isClient ? theirs : ours;
-    const negotiated = negotiate(client, server);
+    let negotiated: Negotiated;
+    try {
+      negotiated = negotiate(client, server);
+    } catch (error) {
+      // RFC 4253 §7.1: no common algorithm ends the connection as a failed key exchange.
+      this.fail(asError(error), DISCONNECT.KEY_EXCHANGE_FAILED);
+      return;
+    }
     // Strict-ness and ext-info are fixed by the first exchange.
     this.negotiated = this.firstKexDone && this.negotiated ? { ...negotiated, strict: this.negotiated.strict, clientExtInfo: false } : negotiated;
     // RFC 4253 §7: a wrong guess is ignored; a right one (same first choices) is processed.

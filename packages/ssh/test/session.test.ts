@@ -222,6 +222,22 @@ describe('SSH transport limits and hostile input', () => {
     expect(srv.stats()['auth-timeout']).toBe(1);
   });
 
+  it('ends with KEY_EXCHANGE_FAILED when no cipher is shared (RFC 4253 §7.1)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b, { transport: { ciphers: ['chacha20-poly1305@openssh.com'] } });
+    await expect(client(a, { transport: { ciphers: ['aes128-gcm@openssh.com'] } })).rejects.toThrow('no matching cipher');
+    expect(String(await srv.closed)).toContain('no matching cipher');
+  });
+
+  it('drops the connection on a packet longer than maxPacketLength (RFC 4253 §6.1)', async () => {
+    const [a, b] = createFlowPair();
+    const srv = server(b, { transport: { maxPacketLength: 35_000 } });
+    await a.write(utf8Encode('SSH-2.0-test\r\n'));
+    await a.write(Uint8Array.of(0, 0, 0x88, 0xbc, 4));
+    await srv.closed;
+    expect(srv.stats()['decode-bad-packet-length']).toBe(1);
+  });
+
   it('rejects a version line longer than maxVersionLineLength (RFC 4253 §4.2)', async () => {
     const [a, b] = createFlowPair();
     const srv = server(b);
