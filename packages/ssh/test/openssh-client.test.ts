@@ -102,6 +102,8 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     it(`logs in with an ed25519 key and runs echo over ${cipher}`, async () => {
       const { stdout } = await run(SSH, sshArgs(cipher, 'echo hello'));
       expect(stdout).toBe('hello\n');
+      const negotiated = connections[connections.length - 1].transport.negotiated;
+      expect(negotiated).toMatchObject({ strict: true, clientExtInfo: true, kex: 'curve25519-sha256', cipherClientToServer: cipher });
     });
 
     it(`moves 16 MB through cat intact over ${cipher}`, async () => {
