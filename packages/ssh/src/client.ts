@@ -7,6 +7,9 @@ import { DISCONNECT, MSG } from './messages.js';
 import { type SshTransport, type TransportConfig, createTransport } from './transport.js';
 import { type SshWriter, encode } from './wire.js';
 
+/** Messages held unread during authentication before the client gives up on the server. */
+const MAX_UNREAD_AUTH_MESSAGES = 64;
+
 /** Client settings. */
 export interface SshClientOptions {
   readonly crypto: SshCrypto;
@@ -70,6 +73,9 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
         const current = waiter;
         waiter = undefined;
         current.resolve(payload);
+      } else if (inbox.length >= MAX_UNREAD_AUTH_MESSAGES) {
+        // Authentication is one request, one answer: a server flooding us is broken or hostile.
+        void transport.disconnect(DISCONNECT.PROTOCOL_ERROR, 'too many unsolicited messages during authentication');
       } else {
         inbox.push(payload);
       }
