@@ -160,12 +160,52 @@ export class XenstoreClient implements XenstoreOps {
       rm: async (path) => {
         await str(XsType.RM, path);
       },
-      directory: async (path) => splitNul((await this.request(XsType.DIRECTORY, txId, nulTerminated(path))).payload),
+      directory: async (path) => {
+        try {
+          return splitNul((await this.request(XsType.DIRECTORY, txId, nulTerminated(path))).payload);
+        } catch (error) {
+          if (!(error instanceof XenstoreError && error.errno === 'E2BIG')) throw error;
+          return this.directoryParts(txId, path);
+        }
+      },
       getPermissions: async (path) => splitNul((await this.request(XsType.GET_PERMS, txId, nulTerminated(path))).payload),
       setPermissions: async (path, perms) => {
         await str(XsType.SET_PERMS, path, ...perms);
       },
     };
+  }
+
+  /**
+   * Lists a directory too large for one reply with DIRECTORY_PART (xenstore.txt), starting over
+   * if the directory's generation changes between parts.
+   */
+  private async directoryParts(txId: number, path: string): Promise<string[]> {
+    for (let attempt = 1; ; attempt++) {
+      const names: string[] = [];
+      let offset = 0;
+      let generation: string | undefined;
+      let restart = false;
+      for (;;) {
+        const payload = (await this.request(XsType.DIRECTORY_PART, txId, nulTerminated(path, String(offset)))).payload;
+        const genEnd = payload.indexOf(0);
+        if (genEnd < 0) throw new ProtocolError('DIRECTORY_PART reply without a generation');
+        const gen = new TextDecoder().decode(payload.subarray(0, genEnd));
+        if (generation !== undefined && gen !== generation) {
+          restart = true;
+          break;
+        }
+        generation = gen;
+        const body = payload.subarray(genEnd + 1);
+        // A complete list ends with an extra NUL (an empty name).
+        const complete = body.length === 0 || (body.length >= 1 && body[body.length - 1] === 0 && (body.length === 1 || body[body.length - 2] === 0));
+        const part = complete ? body.subarray(0, body.length - 1) : body;
+        names.push(...splitNul(part));
+        offset += part.length;
+        if (complete) return names;
+        if (part.length === 0) throw new ProtocolError('DIRECTORY_PART made no progress');
+      }
+      if (restart && attempt >= this.maxAttempts) throw new XenstoreError('EAGAIN', `directory ${path} kept changing while being listed`);
+    }
   }
 
   read(path: string): Promise<string> {

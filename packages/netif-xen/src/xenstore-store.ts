@@ -312,6 +312,27 @@ export class XenstoreStore {
         if (reply.length > this.maxPayload) throw new XsFailure('E2BIG');
         return reply;
       }
+      case XsType.DIRECTORY_PART: {
+        // xenstore.txt DIRECTORY_PART: <path>|<offset>| → <generation>|<names from offset>,
+        // with one more NUL once the list is complete. Clients use it when DIRECTORY is E2BIG.
+        const [rawPath, rawOffset] = splitNul(args);
+        if (rawPath === undefined || rawOffset === undefined || !/^\d+$/.test(rawOffset)) throw new XsFailure('EINVAL');
+        const node = this.lookup(tx, domid, this.resolve(domid, rawPath), 'r');
+        const all = nulTerminated(...[...node.children].sort());
+        const offset = Number(rawOffset);
+        if (offset > all.length) throw new XsFailure('EINVAL');
+        const head = nulTerminated(String(node.gen));
+        const room = this.maxPayload - head.length - 1;
+        let end = Math.min(all.length, offset + room);
+        // Cut only after a whole name.
+        if (end < all.length) end = all.lastIndexOf(0, end - 1) + 1;
+        if (end <= offset && offset < all.length) throw new XsFailure('E2BIG');
+        const complete = end === all.length;
+        const out = new Uint8Array(head.length + (end - offset) + (complete ? 1 : 0));
+        out.set(head);
+        out.set(all.subarray(offset, end), head.length);
+        return out;
+      }
       case XsType.GET_PERMS: {
         const node = this.lookup(tx, domid, one(), 'r');
         return nulTerminated(...formatPermissions(node.perms));

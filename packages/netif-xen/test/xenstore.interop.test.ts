@@ -135,4 +135,12 @@ describe.skipIf(missing !== undefined)("xenstored simulator against the xenstore
       client.close();
     }
   });
+
+  it('xenstore-list lists a directory too large for one reply (DIRECTORY_PART)', async () => {
+    const names = Array.from({ length: 500 }, (_, i) => `child-number-${String(i).padStart(4, '0')}`);
+    for (const name of names) server.store.forceWrite(`/big/${name}`, '');
+    const list = await run('xenstore-list', '/big');
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n').filter(Boolean)).toEqual(names);
+  });
 });

@@ -242,6 +242,15 @@ describe('xenstore client against the simulator', () => {
     await Promise.all([first, second]);
   });
 
+  it('lists directories larger than one reply through DIRECTORY_PART', async () => {
+    const { store, dom0 } = pair();
+    const names = Array.from({ length: 400 }, (_, i) => `entry-${String(i).padStart(5, '0')}`);
+    for (const name of names) store.forceWrite(`/many/${name}`, '');
+    expect(await dom0.directory('/many')).toEqual(names);
+    store.forceWrite('/few/a', '');
+    expect(await dom0.directory('/few')).toEqual(['a']);
+  });
+
   it('answers E2BIG for a path longer than maxPathLength', async () => {
     const { dom0 } = pair({ maxPathLength: 20 });
     await dom0.write('/a/b/c/d/e/f/g/h/i/j', 'ok');
