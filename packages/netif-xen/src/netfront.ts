@@ -368,7 +368,8 @@ class NetfrontDevice implements Netfront {
       if (slots === 0) flags = rsp.flags;
       slots += 1;
       if ((rsp.flags & NETRXF_EXTRA_INFO) !== 0) {
-        // An extra-info slot follows (GSO or hash); we negotiated neither, so skip it.
+        // An extra-info slot would follow (GSO or hash); a back end sends one only once those
+        // are negotiated, which we never do, so it is counted and not parsed.
         this.counterSet.add('rx-extra-info-ignored');
       }
       if (rsp.status < 0) {
