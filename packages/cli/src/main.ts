@@ -1,6 +1,7 @@
 /** The `morgana` command: picks the appliance, then runs it with the shared backend options. */
 import { UsageError } from './backend.js';
 import { startDns } from './dns.js';
+import { startSsh } from './ssh.js';
 import { BACKEND_USAGE, runAppliance } from './run.js';
 import { startWww } from './www.js';
 
@@ -11,6 +12,9 @@ appliances:
   dns <zonefile...>              authoritative DNS (UDP and TCP)
       [--allow-transfer CIDR ...]  clients allowed to AXFR/IXFR (default: none)
       [--notify HOST:PORT ...]     secondaries sent NOTIFY at start and on reload
+  ssh --host-key FILE --authorized-keys FILE
+                                 SSH jump host (direct-tcpip through the appliance's stack)
+                                 and built-in exec commands (echo, cat, stats); no host shell
 
 ${BACKEND_USAGE}`;
 
@@ -33,6 +37,11 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       return runAppliance('dns', rest, async ({ positionals, values, backend, log }) => {
         if (positionals.length === 0) throw new UsageError('dns needs at least one zone file: morgana dns <zonefile...>');
         return startDns({ zoneFiles: positionals, allowTransfer: values['allow-transfer'], notify: values.notify, backend, log });
+      }, USAGE, out);
+    case 'ssh':
+      return runAppliance('ssh', rest, async ({ positionals, values, backend, log }) => {
+        if (positionals.length !== 0) throw new UsageError('ssh takes no positional arguments');
+        return startSsh({ hostKeyFile: values['host-key'], authorizedKeysFile: values['authorized-keys'], backend, log });
       }, USAGE, out);
     default:
       process.stderr.write(`morgana: unknown appliance ${JSON.stringify(command)}\n\n${USAGE}`);

@@ -35,13 +35,15 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'allow-transfer': { type: 'string', multiple: true },
   notify: { type: 'string', multiple: true },
+  'host-key': { type: 'string' },
+  'authorized-keys': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** What an appliance starter receives. */
 export interface StartContext {
   readonly positionals: readonly string[];
-  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[] };
+  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string };
   readonly backend: BackendOptions;
   readonly log: Logger;
 }
