@@ -5,3 +5,5 @@ export * from './wire.js';
 export * from './framer.js';
 export * from './controller.js';
 export * from './learning-switch.js';
+export * from './flow-table.js';
+export * from './switch.js';
