@@ -5,6 +5,7 @@
  * precompressed `.br`/`.gz` variants when accepted, no directory listings, and no way out of
  * the root: encoded dots, backslashes and NUL are refused before any file is touched.
  */
+import type { Clock } from '@morgana/core';
 import { parseHttpDate, formatHttpDate } from './date.js';
 import { Headers } from './headers.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from './server.js';
@@ -38,6 +39,15 @@ export interface StaticOptions {
   readonly cacheEntryLimit?: number;
   /** Serve `.br`/`.gz` siblings to clients that accept them; default true. */
   readonly precompressed?: boolean;
+  /**
+   * Milliseconds a file's metadata is trusted before the source is asked again; default 0:
+   * every request stats its file, so a change shows at once. A folder source pays a system
+   * call or two per stat, which can cost more than the rest of a small file's answer; with
+   * this set, a change shows within this long. Needs `clock`.
+   */
+  readonly revalidateAfter?: number;
+  /** Clock for `revalidateAfter`. */
+  readonly clock?: Clock;
 }
 
 const SLASH = 0x2f;
@@ -211,7 +221,12 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
   const totalLimit = options.cacheTotalLimit ?? 64 * 1024 * 1024;
   const entryLimit = options.cacheEntryLimit ?? 10_000;
   const precompressed = options.precompressed ?? true;
+  const revalidateAfter = options.revalidateAfter ?? 0;
+  const clock = options.clock;
+  if (revalidateAfter > 0 && clock === undefined) throw new RangeError('revalidateAfter needs a clock');
   const entries = new Map<string, Entry>();
+  /** Stat results (missing files too) and when they were asked for, while revalidateAfter allows. */
+  const stats = new Map<string, { info: FileInfo | undefined; at: number }>();
   let memoryBytes = 0;
   const acceptCache = new Map<string, number>();
 
@@ -223,6 +238,21 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
       acceptCache.set(acceptEncoding, codings);
     }
     return codings;
+  };
+
+  /** The source's stat, or a recent answer of it. */
+  const statOf = (path: string): Promise<FileInfo | undefined> | FileInfo | undefined => {
+    if (clock === undefined || revalidateAfter <= 0) return source.stat(path);
+    const now = clock.now();
+    const known = stats.get(path);
+    if (known !== undefined && now - known.at < revalidateAfter) return known.info;
+    return source.stat(path).then((info) => {
+      if (known === undefined) {
+        while (stats.size >= entryLimit) stats.delete(stats.keys().next().value as string);
+      }
+      stats.set(path, { info, at: now });
+      return info;
+    });
   };
 
   const forget = (path: string, entry: Entry): void => {
@@ -280,14 +310,14 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
     if (request.method !== 'GET' && request.method !== 'HEAD') return METHOD_NOT_ALLOWED;
     let path = safePath(request.path);
     if (path === undefined) return BAD_PATH;
-    let info = await source.stat(path);
+    let info = await statOf(path);
     if (info?.isDirectory === true) {
       if (!request.path.endsWith('/')) {
         // A directory is served at its URL with a slash, so relative links resolve.
         return { status: 301, headers: { Location: request.path + '/' + (request.query === '' ? '' : '?' + request.query), 'Content-Length': '0' } };
       }
       path = path === '' ? index : `${path.replace(/\/$/, '')}/${index}`;
-      info = await source.stat(path);
+      info = await statOf(path);
     }
     if (info === undefined || info.isDirectory) return NOT_FOUND;
     const conditions = conditionsOf(request.headers);
@@ -298,7 +328,7 @@ export function createStaticHandler(source: FileSource, options: StaticOptions =
       const codings = acceptedCodings(conditions.acceptEncoding);
       for (const [bit, name, suffix] of VARIANTS) {
         if ((codings & bit) === 0) continue;
-        const variant = await source.stat(path + suffix);
+        const variant = await statOf(path + suffix);
         if (variant !== undefined && !variant.isDirectory) {
           variantPath = path + suffix;
           encoding = name;

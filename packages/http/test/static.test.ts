@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accepts, createMemorySource, createStaticHandler, formatHttpDate, Headers, type HttpRequest, type HttpResponse, parseRange, safePath } from '../src/index.js';
+import { VirtualClock } from '@morgana/testing';
+import { accepts, createMemorySource, createStaticHandler, type FileSource, formatHttpDate, Headers, type HttpRequest, type HttpResponse, parseRange, safePath } from '../src/index.js';
 
 const MTIME = Date.UTC(2026, 10, 1, 12, 0, 0);
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -123,5 +124,46 @@ describe('static website', () => {
     expect(parseRange('bytes=3-1', 5)).toBeUndefined();
     expect(parseRange('bytes=0-1,3-4', 5)).toBeUndefined();
     expect(parseRange('items=0-1', 5)).toBeUndefined();
+  });
+});
+
+describe('static website: metadata revalidation', () => {
+  it('asks the source for metadata again only after revalidateAfter, and then serves the change', async () => {
+    const clock = new VirtualClock();
+    const files = new Map([['a.txt', enc('first')]]);
+    let stats = 0;
+    const memory = createMemorySource(files, MTIME);
+    const counted: FileSource = {
+      stat: async (path) => {
+        stats++;
+        return memory.stat(path);
+      },
+      read: (path, start, end) => memory.read(path, start, end),
+    };
+    const cached = createStaticHandler(counted, { clock, revalidateAfter: 1000 });
+    const body = async () => bodyText((await cached(request('/a.txt'))) as HttpResponse);
+    expect(await body()).toBe('first');
+    expect(await body()).toBe('first');
+    expect(stats).toBe(1);
+    files.set('a.txt', enc('second, longer'));
+    await clock.run(999);
+    expect(await body()).toBe('first');
+    await clock.run(1);
+    expect(await body()).toBe('second, longer');
+    expect(stats).toBe(2);
+    // Without the option every request asks.
+    const plain = createStaticHandler(counted);
+    await plain(request('/a.txt'));
+    await plain(request('/a.txt'));
+    expect(stats).toBe(4);
+    expect(() => createStaticHandler(counted, { revalidateAfter: 1000 })).toThrow(RangeError);
+  });
+
+  it('keeps at most cacheEntryLimit files, evicting the oldest', async () => {
+    const files = new Map(Array.from({ length: 10 }, (_, i) => [`f${i}.txt`, enc(`file ${i}`)] as [string, Uint8Array]));
+    const limited = createStaticHandler(createMemorySource(files, MTIME), { cacheEntryLimit: 3, cacheTotalLimit: 16 });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 10; i++) expect(await bodyText((await limited(request(`/f${i}.txt`))) as HttpResponse)).toBe(`file ${i}`);
+    }
   });
 });
