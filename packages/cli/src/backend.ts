@@ -3,7 +3,7 @@
  * the host's sockets, the pure stack with user networking, on a TAP device, or with frames
  * over a socket in QEMU's formats; `--pcap` records the appliance's frames.
  */
-import { type Clock, createSystemClock, createSystemRandom, formatIpv4, type Ipv4Address, type Netif, parseIpv4, parseIpv4Prefix, type Random, type Stack, UnsupportedError } from '@morgana/core';
+import { type Clock, createSystemClock, createSystemRandom, formatIpv4, formatMac, localMac, type Ipv4Address, type Netif, parseIpv4, parseIpv4Prefix, type Random, type Stack, UnsupportedError } from '@morgana/core';
 import { openDgramNetif, openStreamNetif } from '@morgana/netif-socket';
 import { createSocketStack } from '@morgana/socket';
 import { createDirectStack } from '@morgana/stack';
@@ -13,7 +13,7 @@ import type { Logger } from './log.js';
 import { type Forward, parseForward, startUsernet } from './usernet.js';
 
 /** The backends. */
-export const NETS = ['socket', 'usernet', 'tap', 'qemu-dgram', 'qemu-stream'] as const;
+export const NETS = ['socket', 'usernet', 'tap', 'xen-sim', 'qemu-dgram', 'qemu-stream'] as const;
 export type Net = (typeof NETS)[number];
 
 /** Backend options as given on the command line. */
@@ -23,7 +23,7 @@ export interface BackendOptions {
   readonly listen?: string;
   /** usernet: forwarded ports. */
   readonly forward?: readonly string[];
-  /** tap: device name. */
+  /** tap, xen-sim: device name. */
   readonly tap?: string;
   /** tap, qemu-*: ADDR/PREFIX. */
   readonly ip?: string;
@@ -124,6 +124,56 @@ export async function openBackend(
       const stack = createDirectStack({ netif: wrap(netif), clock, random, ipv4: { address: ip, gateway: options.gateway } });
       const address = ip.split('/')[0];
       return { stack, address: undefined, port: service.port, reach: [`${address}:${service.port} on TAP device ${options.tap}`], close: async () => { await stack.close(); pcapClose(); } };
+    }
+    case 'xen-sim': {
+      if (options.tap === undefined) throw new UsageError('--net xen-sim needs --tap NAME (the simulated netback bridges to it)');
+      const ip = needIp();
+      const { openTap } = await import('@morgana/netif-tap');
+      const xen = await import('@morgana/netif-xen');
+      const tap = await openTap({ name: options.tap, create: true });
+      // The simulated machine: xenstored, a hypervisor (grants, event channels), the toolstack's
+      // vif nodes, a netback in dom0 bridged to the TAP device, and our netfront in domain 1.
+      const store = new xen.XenstoreStore();
+      const hypervisor = new xen.SimulatedHypervisor();
+      const dom0 = new xen.XenstoreClient(xen.connectInProcess(store, 0));
+      await xen.createSimulatedVif(dom0, { frontDomid: 1, mac: formatMac(localMac(random.uint32())) });
+      const netback = await xen.startNetback(
+        {
+          xenstore: dom0,
+          mapper: hypervisor.grantMapper(0),
+          events: hypervisor.eventChannels(0),
+          bridge: {
+            output: (frame) => {
+              tap.write(frame.length, (buffer) => {
+                buffer.set(frame);
+                return frame.length;
+              });
+            },
+          },
+        },
+        { frontDomid: 1 },
+      );
+      tap.listen((frame) => {
+        netback.input(frame);
+      });
+      const netfront = await xen.createNetfront(
+        { xenstore: new xen.XenstoreClient(xen.connectInProcess(store, 1)), grants: hypervisor.grantTable(1), events: hypervisor.eventChannels(1), clock },
+        { domid: 1 },
+      );
+      const stack = createDirectStack({ netif: wrap(netfront), clock, random, ipv4: { address: ip, gateway: options.gateway } });
+      const address = ip.split('/')[0];
+      return {
+        stack,
+        address: undefined,
+        port: service.port,
+        reach: [`${address}:${service.port} via netfront → simulated netback → TAP device ${options.tap}`],
+        close: async () => {
+          await stack.close();
+          await netback.close();
+          await tap.close();
+          pcapClose();
+        },
+      };
     }
     case 'qemu-dgram':
     case 'qemu-stream': {

@@ -14,6 +14,7 @@ export const BACKEND_USAGE = `backends (one set of options for every appliance):
   --net socket    --listen HOST:PORT                         host kernel sockets (default)
   --net usernet   --forward [tcp:|udp:][HOST:]HOSTPORT:PORT   pure stack, no root (user networking)
   --net tap       --tap NAME --ip ADDR/PREFIX [--gateway ADDR]   pure stack on a TAP device
+  --net xen-sim   --tap NAME --ip ADDR/PREFIX                pure stack on Xen netfront; simulated netback bridged to TAP
   --net qemu-dgram|qemu-stream --peer HOST:PORT --ip ADDR/PREFIX [--local HOST:PORT]
                                                              pure stack, frames over a socket (QEMU formats)
   --pcap FILE     record the appliance's frames (pure-stack backends)
@@ -96,7 +97,7 @@ export async function runAppliance(
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) return fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const net = (values.net ?? 'socket') as Net;
-  if (!NETS.includes(net)) return fail(`--net must be one of ${NETS.join(', ')}${values.net === 'xen-sim' ? ' (xen-sim arrives with the Xen netfront package)' : ''}`);
+  if (!NETS.includes(net)) return fail(`--net must be one of ${NETS.join(', ')}`);
   const log = createLogger(level);
   const backend: BackendOptions = { net, listen: values.listen, forward: values.forward, tap: values.tap, ip: values.ip, gateway: values.gateway, peer: values.peer, local: values.local, pcap: values.pcap };
   let appliance: Appliance;

@@ -26,9 +26,9 @@ describeInterop('morgana appliances on a TAP device (Linux kernel peer)', ['curl
     await ns?.destroy();
   });
 
-  async function withAppliance(args: string[], body: () => Promise<void>): Promise<void> {
+  async function withAppliance(args: string[], body: () => Promise<void>, net: 'tap' | 'xen-sim' = 'tap'): Promise<void> {
     let output = '';
-    const child = ns.spawn(process.execPath, ['--import', join(root, 'tools', 'ts-loader.mjs'), join(root, 'packages', 'cli', 'src', 'bin.ts'), ...args, '--net', 'tap', '--tap', ns.device, '--ip', '10.77.0.2/24'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = ns.spawn(process.execPath, ['--import', join(root, 'tools', 'ts-loader.mjs'), join(root, 'packages', 'cli', 'src', 'bin.ts'), ...args, '--net', net, '--tap', ns.device, '--ip', '10.77.0.2/24'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     for (let i = 0; i < 100 && !output.includes('reachable at'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -50,6 +50,13 @@ describeInterop('morgana appliances on a TAP device (Linux kernel peer)', ['curl
       expect(sum.stdout.split(' ')[0]).toBe(createHash('sha256').update(big).digest('hex'));
     });
   });
+
+  it('serves curl a 50 MB file intact over Xen netfront → simulated netback → TAP (--net xen-sim)', async () => {
+    await withAppliance(['www', site], async () => {
+      const sum = await ns.exec('sh', ['-c', 'curl -sS -m 300 http://10.77.0.2/big.bin | sha256sum'], { timeoutMs: 310_000 });
+      expect(sum.stdout.split(' ')[0]).toBe(createHash('sha256').update(big).digest('hex'));
+    }, 'xen-sim');
+  }, 320_000);
 
   it('answers dig over UDP and TCP with the dns appliance', async () => {
     await withAppliance(['dns', join(site, 'tap.test.zone')], async () => {
