@@ -150,6 +150,11 @@ export class FlowTable {
     this.maxFlows = config.maxFlows ?? 4_096;
   }
 
+  /** The most entries the table holds. */
+  get capacity(): number {
+    return this.maxFlows;
+  }
+
   get size(): number {
     return this.entries.length;
   }

@@ -3,14 +3,15 @@
  * the controller, and a passive listener that controllers (or `ovs-ofctl`) connect to.
  */
 import {
-  type Clock, CounterSet, type Counters, DecodeError, type Netif, type Tcp, type TcpFlow, type TcpListener, type Timer,
+  ByteWriter, type Clock, CounterSet, type Counters, DecodeError, type Netif, type Tcp, type TcpFlow, type TcpListener, type Timer,
 } from '@morgana/core';
 import type { Action, Instruction } from './actions.js';
 import {
   OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPFC_ADD, OFPFC_DELETE,
   OFPFC_DELETE_STRICT, OFPFC_MODIFY, OFPFC_MODIFY_STRICT, OFPHFC_INCOMPATIBLE, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD,
-  OFPP_IN_PORT, OFP_NO_BUFFER, OFP_VERSION_1_3,
+  OFPP_IN_PORT, OFP13, OFP_NO_BUFFER, OFP_VERSION_1_3,
 } from './constants.js';
+import { type MatchFieldName, OXM_FIELDS } from './match.js';
 import { type FlowEntry, FlowTable, OFPRR_DELETE, covers, packetFields } from './flow-table.js';
 import { MessageFramer } from './framer.js';
 import { type FlowStatsEntry, type OfpMessage, type PortDesc, emitMessage, errorFor, negotiateVersion, parseMessage } from './wire.js';
@@ -23,6 +24,7 @@ const OFPFMFC_BAD_COMMAND = 6;
 /** Packet-in reasons (1.3 §7.4.1). */
 const OFPR_NO_MATCH = 0;
 const OFPR_ACTION = 1;
+const OFPMP_TABLE_FEATURES = 12;
 
 export interface SwitchConfig {
   readonly tcp: Tcp;
@@ -51,6 +53,42 @@ export interface OpenFlowSwitch {
   readonly table: FlowTable;
   stats(): Counters;
   close(): void;
+}
+
+/**
+ * One `ofp_table_features` entry for table 0 (1.3 §7.3.5.5.1) with the eight required
+ * properties: the instructions, actions and OXM fields this switch implements.
+ */
+function tableFeatures(maxEntries: number): Uint8Array {
+  const writer = new ByteWriter(512);
+  writer.u16(0).u8(0).u8(0).u32(0);
+  const name = 'table0';
+  for (let index = 0; index < 32; index += 1) writer.u8(index < name.length ? name.charCodeAt(index) : 0);
+  writer.u64(0n).u64(0n).u32(0).u32(maxEntries);
+  const property = (type: number, body: (w: ByteWriter) => void): void => {
+    const start = writer.length;
+    writer.u16(type).u16(0);
+    body(writer);
+    const length = writer.length - start;
+    writer.patchU16(start + 2, length);
+    for (let pad = (8 - (length % 8)) % 8; pad > 0; pad -= 1) writer.u8(0);
+  };
+  const oxmHeaders = (names: readonly MatchFieldName[]) => (w: ByteWriter): void => {
+    for (const field of OXM_FIELDS.filter((entry) => names.includes(entry.name))) {
+      w.u16(OFP13.OXM_CLASS_OPENFLOW_BASIC).u8(field.field << 1).u8(field.width);
+    }
+  };
+  const allFields = OXM_FIELDS.map((entry) => entry.name);
+  const setFields: MatchFieldName[] = ['ethSrc', 'ethDst'];
+  property(0, (w) => { w.u16(OFP13.INSTRUCTIONS.APPLY_ACTIONS).u16(4).u16(OFP13.INSTRUCTIONS.WRITE_ACTIONS).u16(4); });
+  property(2, () => undefined);
+  for (const type of [4, 6]) property(type, (w) => { w.u16(OFP13.ACTIONS.OUTPUT).u16(4).u16(OFP13.ACTIONS.SET_FIELD).u16(4); });
+  property(8, oxmHeaders(allFields));
+  property(10, oxmHeaders(allFields));
+  property(12, oxmHeaders(setFields));
+  property(14, oxmHeaders(setFields));
+  writer.patchU16(0, writer.length);
+  return writer.finish();
 }
 
 function truncate(frame: Uint8Array, maxLen: number): Uint8Array {
@@ -215,6 +253,10 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
             return { portNo: index + 1, counters: counts, durationSec: 0, durationNsec: 0 };
           }).filter((entry) => body.portNo === OFPP_ANY || entry.portNo === body.portNo);
           reply({ type: 'multipart-reply', flags: 0, body: { kind: 'port-stats', ports } });
+        } else if (body.kind === 'other' && body.statsType === OFPMP_TABLE_FEATURES && body.data.length === 0) {
+          // A table-features query (1.3 §7.3.5.5) without a body reads the features: one table,
+          // named, with its size and no optional properties.
+          reply({ type: 'multipart-reply', flags: 0, body: { kind: 'other', statsType: OFPMP_TABLE_FEATURES, data: tableFeatures(table.capacity) } });
         } else {
           channel.sendRaw(errorFor(OFP_VERSION_1_3, emitMessage(message), OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART));
         }
