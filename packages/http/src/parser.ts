@@ -103,7 +103,6 @@ export class HttpParser {
   private buffer: Uint8Array = EMPTY;
   private isPaused = false;
   private remaining = 0;
-  private head: MessageHead | undefined;
   private noBodyNext = false;
   /** How far a header section was already searched for its end, so slow senders cost linear time. */
   private scanned = 0;
@@ -212,7 +211,6 @@ export class HttpParser {
           if (end < 0) return offset;
           const head = this.parseHead(input, offset, end);
           offset = end;
-          this.head = head;
           this.handler.onHead(head);
           this.startBody(head);
           break;
@@ -279,7 +277,6 @@ export class HttpParser {
 
   private endMessage(trailers: Headers): void {
     this.state = State.Head;
-    this.head = undefined;
     this.handler.onEnd(trailers);
   }
 

@@ -14,7 +14,7 @@ import { type Clock, ClosedError, CounterSet, type Counters, type Flow, type Ipv
 import { formatHttpDate } from './date.js';
 import { Headers, lowerName } from './headers.js';
 import { HttpError, type HttpLimits, HttpParser, type MessageHead, type ParserHandler } from './parser.js';
-import { checkField, fieldLines, latin1Bytes, serializeChunk, serializeLastChunk, STATUS_TEXT, statusLine, writeLatin1 } from './serialize.js';
+import { checkField, latin1Bytes, serializeChunk, serializeLastChunk, STATUS_TEXT, statusLine, writeLatin1 } from './serialize.js';
 
 /** A request as a handler sees it. */
 export interface HttpRequest {

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflateSync } from 'node:zlib';
-import { createSystemClock, parseIpv4 } from '@morgana/core';
+import { createSystemClock } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemorySource, createStaticHandler, HttpServer } from '../src/index.js';
+import { listenOnLoopback } from './loopback.js';
 
 const run = promisify(execFile);
 const chromiumPath = '/usr/bin/chromium';
@@ -89,16 +90,8 @@ const server = new HttpServer(async (request) => {
 }, { clock: createSystemClock(), serverName: 'morgana' });
 let port = 0;
 
-beforeAll(() => {
-  for (let attempt = 0; attempt < 20 && port === 0; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 20_000);
-    try {
-      server.listen(stack.tcp, candidate, parseIpv4('127.0.0.1'));
-      port = candidate;
-    } catch {
-      // taken: try another
-    }
-  }
+beforeAll(async () => {
+  port = await listenOnLoopback(server, stack.tcp);
 });
 afterAll(async () => {
   server.closeAll();

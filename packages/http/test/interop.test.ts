@@ -8,6 +8,7 @@ import { createSystemClock, parseIpv4 } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemorySource, createStaticHandler, HttpClient, HttpServer } from '../src/index.js';
+import { listenOnLoopback } from './loopback.js';
 
 const run = promisify(execFile);
 const curlPath = '/usr/bin/curl';
@@ -34,16 +35,7 @@ const server = new HttpServer(async (request) => {
 let port = 0;
 
 beforeAll(async () => {
-  for (let attempt = 0; attempt < 20 && port === 0; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 20_000);
-    try {
-      server.listen(stack.tcp, candidate, parseIpv4('127.0.0.1'));
-      port = candidate;
-    } catch {
-      // taken: try another
-    }
-  }
-  await new Promise((r) => setTimeout(r, 50));
+  port = await listenOnLoopback(server, stack.tcp);
 });
 afterAll(async () => {
   server.closeAll();
