@@ -100,11 +100,11 @@ async function main(): Promise<void> {
     },
     { name: `node:http (${process.version})`, start: (p) => pinned(process.execPath, [self], { MORGANA_BENCH_ROLE: 'node-server', MORGANA_BENCH_PORT: String(p) }) },
   ];
+  const site = join(dir, 'site');
+  mkdirSync(site);
+  for (const [name, bytes] of Object.entries(FILES)) writeFileSync(join(site, name), bytes);
   const nginxVersion = existsSync('/usr/sbin/nginx') ? tool('/usr/sbin/nginx', ['-v']) : undefined;
   if (nginxVersion !== undefined) {
-    const site = join(dir, 'site');
-    mkdirSync(site);
-    for (const [name, bytes] of Object.entries(FILES)) writeFileSync(join(site, name), bytes);
     servers.push({
       name: `${nginxVersion.replace('nginx version: ', '')} (1 worker)`,
       start: (p) => {
@@ -113,6 +113,15 @@ async function main(): Promise<void> {
       },
     });
   } else console.log('nginx: skipped (not installed; apt-get install nginx)');
+  // The `morgana www` appliance as users run it: files from a folder, over the host's sockets
+  // and over the pure TypeScript stack (usernet: two morgana stacks joined in memory).
+  const cli = join(process.cwd(), 'packages', 'cli', 'dist', 'bin.js');
+  if (existsSync(cli)) {
+    servers.push(
+      { name: 'morgana www (folder, socket)', start: (p) => pinned(process.execPath, [cli, 'www', site, '--log-level', 'error', '--net', 'socket', '--listen', `127.0.0.1:${p}`]) },
+      { name: 'morgana www (folder, usernet)', start: (p) => pinned(process.execPath, [cli, 'www', site, '--log-level', 'error', '--net', 'usernet', '--forward', `127.0.0.1:${p}:80`]) },
+    );
+  } else console.log('morgana www appliance: skipped (packages/cli is not built)');
 
   console.log(`${wrkVersion.split('\n')[0]}; ${connections} connections, 1 thread on core 1; servers on core 0; ${rounds} rounds of ${seconds} s`);
   console.log(`load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
