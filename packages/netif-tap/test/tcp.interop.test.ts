@@ -266,6 +266,62 @@ print('challenge', got[0][TCP].flags if got else None, got[0][TCP].ack==3001 if 
         }
       });
 
+      it('completes a transfer while scapy throws truncated headers, overlapping fragments, blind RSTs, SYNs and a SYN flood at it', { timeout: 240_000 }, async () => {
+        const listener = stack.tcp.listen(5040);
+        const bytes = 40 * MB;
+        const sourcePort = 40_111;
+        const before = { ipv4: stack.ipv4.stats(), tcp: stack.tcp.stats() };
+        try {
+          // The attacks run in a loop for a while; the upload starts once they are under way, from
+          // a known port, so the blind resets and SYNs are aimed at the live connection itself.
+          const attack = ns.exec(SYSTEM_PYTHON, [
+            '-c',
+            `import time
+from scapy.all import IP,TCP,ICMP,Raw,RandShort,send,conf
+conf.verb=0
+ours='${OURS}'
+end=time.time()+8
+rounds=0
+while time.time()<end:
+    # Truncated headers: an IP header cut short, and a TCP header cut short inside a valid IP packet.
+    send(IP(dst=ours,proto=6)/Raw(b'\\x45\\x00'), count=5)
+    send(IP(dst=ours,proto=6)/Raw(b'\\x13\\x88\\x13\\x88\\x00\\x00'), count=5)
+    # Overlapping IP fragments (teardrop-like): same id, the second overlaps the first.
+    pkt=IP(dst=ours,id=4000+rounds,proto=1)/ICMP()/Raw(b'A'*64)
+    a=IP(bytes(pkt)); a.flags='MF'; a.frag=0; a.remove_payload(); a=a/Raw(bytes(pkt)[20:60])
+    b=IP(bytes(pkt)); b.flags=0; b.frag=2; b.remove_payload(); b=b/Raw(bytes(pkt)[36:])
+    send(a); send(b)
+    # Blind resets with sequence numbers far from the window (RFC 5961 §3), and a SYN into the
+    # established connection, which earns a challenge ACK (RFC 5961 §4).
+    for seq in (12345, 0x80000000, 0xfffffff0):
+        send(IP(src='${KERNEL}',dst=ours)/TCP(sport=${sourcePort},dport=5040,flags='R',seq=seq))
+    send(IP(src='${KERNEL}',dst=ours)/TCP(sport=${sourcePort},dport=5040,flags='S',seq=99999))
+    # A SYN flood at the listening port.
+    send(IP(src='10.77.0.98',dst=ours)/TCP(sport=RandShort(),dport=5040,flags='S'), count=100)
+    rounds+=1
+print('rounds', rounds)`,
+          ], { timeoutMs: 180_000 });
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+          const upload = ns.exec('sh', ['-c', `head -c ${bytes} /dev/urandom | tee ${dir}/hostile.bin | socat -u - TCP:${OURS}:5040,connect-timeout=10,sourceport=${sourcePort}`], { timeoutMs: 200_000 });
+          const flow = await acceptOrFail(listener, upload, 'socat');
+          const [total, digest] = await drain(flow);
+          await flow.close();
+          expect((await upload).code).toBe(0);
+          const done = await attack;
+          expect(done.stdout).toMatch(/rounds [1-9]/);
+          const sent = await ns.exec('sha256sum', [`${dir}/hostile.bin`]);
+          expect(total).toBe(bytes);
+          expect(digest).toBe(sha256sumOf(sent.stdout));
+          const after = { ipv4: stack.ipv4.stats(), tcp: stack.tcp.stats() };
+          const grew = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).filter((k) => (b[k] ?? 0) > (a[k] ?? 0));
+          // The bad input was seen and dropped by reason, not silently.
+          expect(grew(before.ipv4, after.ipv4).length).toBeGreaterThan(0);
+          expect(grew(before.tcp, after.tcp).length).toBeGreaterThan(0);
+        } finally {
+          listener.close();
+        }
+      });
+
       it('stays reachable during a SYN flood of 3000 spoofed SYNs', { timeout: 120_000 }, async () => {
         const listener = stack.tcp.listen(5030);
         try {
