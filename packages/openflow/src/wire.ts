@@ -576,7 +576,7 @@ export function emitMessage(message: OfpMessage): Uint8Array {
   const version: OfpVersion = message.version === OFP_VERSION_1_0 ? OFP_VERSION_1_0 : OFP_VERSION_1_3;
   const v10 = version === OFP_VERSION_1_0;
   const types: Record<string, number> = v10 ? OFP10.TYPES : OFP13.TYPES;
-  const w = new ByteWriter(64, OFP_MAX_MESSAGE);
+  const w = new ByteWriter(256, OFP_MAX_MESSAGE);
   w.u8(message.version).u8(types[message.type] as number).u16(0).u32(message.xid >>> 0);
   const m = message;
   switch (m.type) {
