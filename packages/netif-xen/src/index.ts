@@ -12,3 +12,5 @@ export * from './xenbus.js';
 export * from './netfront.js';
 export * from './netback.js';
 export * from './netback-worker.js';
+export * from './vchan-wire.js';
+export * from './vchan.js';
