@@ -1,7 +1,10 @@
-// The morgana switch managed by Open vSwitch's ovs-ofctl (OpenFlow 1.3, passive TCP): flows
+// The morgana switch managed by Open vSwitch's ovs-ofctl (OpenFlow 1.3, passive TCP), and driven
+// by ovs-testcontroller's learning switch. With ovs-ofctl: flows
 // added, used, listed with counters and deleted. Needs Debian's openvswitch-common
 // (ovs-ofctl); skipped with a reason without it, failed when MORGANA_INTEROP=required.
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MacAddress } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
@@ -11,10 +14,13 @@ import { type OpenFlowSwitch, createOpenFlowSwitch } from '@morgana/openflow';
 import { collect, peerVersion } from '../../../tools/netns-helper.js';
 import { RecordingNetif, ipv4Frame } from './netifs.js';
 
+const testController = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'].map((dir) => join(dir, 'ovs-testcontroller')).find((path) => existsSync(path));
 const ofctl = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'].map((dir) => join(dir, 'ovs-ofctl')).find((path) => existsSync(path));
 const required = process.env.MORGANA_INTEROP === 'required';
 if (ofctl === undefined) console.log('skipping ovs-ofctl interop: needs ovs-ofctl (apt-get install openvswitch-common)');
 else console.log(`managing the morgana switch with ${peerVersion(ofctl)}`);
+if (testController === undefined) console.log('skipping ovs-testcontroller interop: needs ovs-testcontroller (apt-get install openvswitch-testcontroller)');
+else console.log(`driving the morgana switch with ${peerVersion(testController)}`);
 
 const A = 0x020000000001;
 const B = 0x020000000002;
@@ -51,5 +57,36 @@ describe.skipIf(ofctl === undefined && !required)('ovs-ofctl managing the morgan
     expect(sw.table.size).toBe(1);
     await run('del-flows', target);
     expect(sw.table.size).toBe(0);
+  });
+
+  it.skipIf(testController === undefined && !required)('forwards frames for ovs-testcontroller: table miss, flood, then a learned flow', async () => {
+    expect(testController, 'ovs-testcontroller is missing (apt-get install openvswitch-testcontroller)').toBeDefined();
+    const ports = [new RecordingNetif(A as MacAddress), new RecordingNetif(B as MacAddress)];
+    sw = createOpenFlowSwitch({ tcp: stack.tcp, clock: new VirtualClock(), ports, datapathId: 0x43n, listenPort: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'morgana-testcontroller-'));
+    const child = spawn(testController as string, ['-O', 'OpenFlow13', '--no-chdir', `--unixctl=${join(dir, 'ctl')}`, `--log-file=${join(dir, 'log')}`, `tcp:127.0.0.1:${sw.port}`], { stdio: 'ignore' });
+    try {
+      const toB = ipv4Frame(B, A, 0x0a000001, 0x0a000002);
+      const toA = ipv4Frame(A, B, 0x0a000002, 0x0a000001);
+      const deadline = Date.now() + 20_000;
+      // Until the controller is connected, misses go nowhere: keep sending until B sees a flood.
+      while ((ports[1]?.sent.length ?? 0) === 0) {
+        if (Date.now() > deadline) throw new Error('ovs-testcontroller never flooded the frame');
+        ports[0]?.inject(toB);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // B answers: the controller now knows A's port and installs a flow toward it.
+      const reachedA = (): boolean => ports[0]?.sent.some((frame) => frame.length === toA.length && frame.every((byte, index) => byte === toA[index])) ?? false;
+      while (sw.table.size === 0 || !reachedA()) {
+        if (Date.now() > deadline) throw new Error(`no flow toward A (${sw.table.size} flows)`);
+        ports[1]?.inject(toA);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const flow = sw.table.all().find((entry) => entry.match.ethDst === A);
+      expect(flow, 'a flow matching eth_dst=A').toBeDefined();
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
