@@ -49,8 +49,10 @@ export interface XmppClientOptions {
   readonly limits?: Partial<XmlLimits>;
   /** Milliseconds to wait for the server's closing tag before aborting (RFC 6120 §4.4); default 5000. */
   readonly closeTimeout?: number;
-  /** Enable XEP-0198 stream management (acks, no resumption) when offered; default false. */
+  /** Enable XEP-0198 stream management (acks) when offered; default false. */
   readonly streamManagement?: boolean;
+  /** Also ask for XEP-0198 resumption (implies `streamManagement`); default false. */
+  readonly resume?: boolean;
 }
 
 /** Defaults of {@link XmppClientOptions}. */
@@ -110,6 +112,15 @@ export interface XmppClient {
   requestAck(): Promise<number>;
   /** XEP-0198: stanzas sent since enabling (mod 2^32). */
   readonly sentStanzas: number;
+  /** XEP-0198 §5: the resumption id the server granted, undefined without resumption. */
+  readonly resumptionId: string | undefined;
+  /**
+   * XEP-0198 §5: after the connection dropped (the `close` event with an error), negotiates
+   * TLS and SASL again over `flow` and resumes the session: the server resends what we did
+   * not acknowledge and we resend what it did not. Rejects with `ProtocolError` when the
+   * server refuses (the session is gone; connect anew).
+   */
+  resume(flow: Flow): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -148,9 +159,47 @@ export function parseRosterItem(item: XmlElement): RosterItem {
  * Rejects with `SaslError`, `StreamError`, `ProtocolError` or `XmlError`.
  */
 export async function connectXmpp(flow: Flow, options: XmppClientOptions): Promise<XmppClient> {
+  const stream = new XmppStream(flow, options.limits ?? {}, options.clock, options.closeTimeout ?? XMPP_CLIENT_DEFAULTS.closeTimeout);
+  try {
+    const { features, secure, mechanism } = await login(stream, options);
+
+    // Resource binding (RFC 6120 §7), then the legacy session if the server insists (RFC 3921 §3).
+    if (!child(features, 'bind', NS_BIND)) throw new ProtocolError('the server offers no resource binding');
+    const account = parseJid(options.jid);
+    const bindId = makeNonce(options.random, 8);
+    const resource = account.resource ? [el('resource', NS_BIND, {}, [account.resource])] : [];
+    await stream.send(el('iq', NS_CLIENT, { type: 'set', id: bindId }, [el('bind', NS_BIND, {}, resource)]));
+    const bound = await stream.nextElement();
+    if (bound.name !== 'iq' || bound.attrs.id !== bindId) throw new ProtocolError('unexpected answer to resource binding');
+    if (bound.attrs.type !== 'result') throw stanzaErrorOf(bound);
+    const jid = parseJid(text(child(child(bound, 'bind', NS_BIND) ?? bound, 'jid', NS_BIND)));
+    const session = child(features, 'session', NS_SESSION);
+    if (session && !child(session, 'optional', NS_SESSION)) {
+      const sessionId = makeNonce(options.random, 8);
+      await stream.send(el('iq', NS_CLIENT, { type: 'set', id: sessionId }, [el('session', NS_SESSION)]));
+      const answer = await stream.nextElement();
+      if (answer.attrs.type !== 'result') throw stanzaErrorOf(answer);
+    }
+    let sm = false;
+    let resumeId: string | undefined;
+    if ((options.streamManagement || options.resume) && child(features, 'sm', NS_SM)) {
+      await stream.send(el('enable', NS_SM, options.resume ? { resume: 'true' } : {}));
+      const answer = await stream.nextElement();
+      sm = answer.name === 'enabled' && answer.ns === NS_SM;
+      if (sm && options.resume && (answer.attrs.resume === 'true' || answer.attrs.resume === '1')) resumeId = answer.attrs.id;
+    }
+    return new Session(stream, jid, secure, mechanism, sm, resumeId, options);
+  } catch (error) {
+    if (error instanceof XmlError) await stream.fail('not-well-formed');
+    else await stream.close();
+    throw error;
+  }
+}
+
+/** STARTTLS and SASL up to the post-authentication stream features (RFC 6120 §5, §6). */
+async function login(stream: XmppStream, options: XmppClientOptions): Promise<{ features: XmlElement; secure: boolean; mechanism: string }> {
   const account = parseJid(options.jid);
   const requireTls = options.requireTls ?? options.startTls !== undefined;
-  const stream = new XmppStream(flow, options.limits ?? {}, options.clock, options.closeTimeout ?? XMPP_CLIENT_DEFAULTS.closeTimeout);
   let secure = false;
 
   const open = async (): Promise<XmlElement> => {
@@ -162,7 +211,7 @@ export async function connectXmpp(flow: Flow, options: XmppClientOptions): Promi
     return features;
   };
 
-  try {
+  {
     let features = await open();
     // STARTTLS (RFC 6120 §5).
     if (child(features, 'starttls', NS_TLS) && options.startTls) {
@@ -184,34 +233,7 @@ export async function connectXmpp(flow: Flow, options: XmppClientOptions): Promi
     await authenticate(stream, mechanism, account.local, options);
     stream.restart();
     features = await open();
-
-    // Resource binding (RFC 6120 §7), then the legacy session if the server insists (RFC 3921 §3).
-    if (!child(features, 'bind', NS_BIND)) throw new ProtocolError('the server offers no resource binding');
-    const bindId = makeNonce(options.random, 8);
-    const resource = account.resource ? [el('resource', NS_BIND, {}, [account.resource])] : [];
-    await stream.send(el('iq', NS_CLIENT, { type: 'set', id: bindId }, [el('bind', NS_BIND, {}, resource)]));
-    const bound = await stream.nextElement();
-    if (bound.name !== 'iq' || bound.attrs.id !== bindId) throw new ProtocolError('unexpected answer to resource binding');
-    if (bound.attrs.type !== 'result') throw stanzaErrorOf(bound);
-    const jid = parseJid(text(child(child(bound, 'bind', NS_BIND) ?? bound, 'jid', NS_BIND)));
-    const session = child(features, 'session', NS_SESSION);
-    if (session && !child(session, 'optional', NS_SESSION)) {
-      const sessionId = makeNonce(options.random, 8);
-      await stream.send(el('iq', NS_CLIENT, { type: 'set', id: sessionId }, [el('session', NS_SESSION)]));
-      const answer = await stream.nextElement();
-      if (answer.attrs.type !== 'result') throw stanzaErrorOf(answer);
-    }
-    let sm = false;
-    if (options.streamManagement && child(features, 'sm', NS_SM)) {
-      await stream.send(el('enable', NS_SM));
-      const answer = await stream.nextElement();
-      sm = answer.name === 'enabled' && answer.ns === NS_SM;
-    }
-    return new Session(stream, jid, secure, mechanism, sm, options);
-  } catch (error) {
-    if (error instanceof XmlError) await stream.fail('not-well-formed');
-    else await stream.close();
-    throw error;
+    return { features, secure, mechanism };
   }
 }
 
@@ -261,13 +283,19 @@ class Session implements XmppClient {
   private inbound = 0;
   sentStanzas = 0;
   private readonly ackWaiters: ((h: number) => void)[] = [];
+  /** XEP-0198: the last `h` the server acknowledged and, when resumable, what it has not. */
+  private acked = 0;
+  private readonly unacked: XmlElement[] = [];
+  /** The last stream ended with an error rather than a clean close. */
+  private dropped = false;
 
   constructor(
-    private readonly stream: XmppStream,
+    private stream: XmppStream,
     readonly jid: Jid,
     readonly secure: boolean,
     readonly mechanism: string,
     readonly streamManagement: boolean,
+    readonly resumptionId: string | undefined,
     private readonly options: XmppClientOptions,
   ) {
     this.iqTimeout = options.iqTimeout ?? XMPP_CLIENT_DEFAULTS.iqTimeout;
@@ -291,16 +319,23 @@ class Session implements XmppClient {
   }
 
   private async readLoop(): Promise<void> {
+    const stream = this.stream;
     try {
+      let clean = false;
       for (;;) {
-        const event = await this.stream.next();
-        if (event === null || event.type === 'stream-close') break;
+        const event = await stream.next();
+        if (event === null || event.type === 'stream-close') {
+          clean = event !== null || stream.isClosed;
+          break;
+        }
         if (event.type === 'stanza') await this.dispatch(event.element);
+        if (this.stream !== stream) return;
       }
-      this.finish();
+      // The TCP connection ending without the server's closing tag is a drop, not a close.
+      if (this.stream === stream) this.finish(clean ? undefined : new ProtocolError('the connection dropped'));
     } catch (error) {
-      if (error instanceof XmlError) await this.stream.fail('not-well-formed');
-      this.finish(error as Error);
+      if (error instanceof XmlError) await stream.fail('not-well-formed');
+      if (this.stream === stream) this.finish(error as Error);
     }
   }
 
@@ -310,7 +345,10 @@ class Session implements XmppClient {
     }
     if (stanza.ns === NS_SM && this.streamManagement) {
       if (stanza.name === 'r') await this.stream.send(el('a', NS_SM, { h: String(this.inbound) }));
-      else if (stanza.name === 'a') this.ackWaiters.shift()?.(Number(stanza.attrs.h));
+      else if (stanza.name === 'a') {
+        this.acknowledge(Number(stanza.attrs.h));
+        this.ackWaiters.shift()?.(Number(stanza.attrs.h));
+      }
       return;
     }
     if (this.streamManagement && stanza.ns === NS_CLIENT) this.inbound = (this.inbound + 1) % SM_MODULUS;
@@ -349,23 +387,71 @@ class Session implements XmppClient {
     else await this.send(stanzaError(stanza, 'cancel', 'service-unavailable'));
   }
 
+  /** Drops what the server says it handled from the retransmission queue (XEP-0198 §4). */
+  private acknowledge(h: number): void {
+    if (!Number.isInteger(h) || h < 0 || h >= SM_MODULUS) return;
+    const count = (h - this.acked + SM_MODULUS) % SM_MODULUS;
+    if (count > this.unacked.length && this.resumptionId !== undefined) return;
+    this.acked = h;
+    this.unacked.splice(0, count);
+  }
+
   private finish(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.dropped = error !== undefined;
     this.keepalive?.cancel();
+    this.emitter.emit('close', error);
+    // A resumable session keeps its pending iqs: their answers may come after resume, and
+    // iqTimeout still bounds the wait.
+    if (this.resumptionId !== undefined && this.dropped) {
+      void this.stream.close();
+      return;
+    }
     for (const waiting of this.pending.values()) {
       waiting.timer.cancel();
       waiting.reject(error ?? new ProtocolError('the stream closed'));
     }
     this.pending.clear();
-    this.emitter.emit('close', error);
     void this.stream.close();
   }
 
   send(stanza: XmlElement): Promise<void> {
     if (this.closed) return Promise.reject(new ProtocolError('the stream is closed'));
-    if (this.streamManagement && stanza.ns === NS_CLIENT) this.sentStanzas = (this.sentStanzas + 1) % SM_MODULUS;
+    if (this.streamManagement && stanza.ns === NS_CLIENT) {
+      this.sentStanzas = (this.sentStanzas + 1) % SM_MODULUS;
+      if (this.resumptionId !== undefined) this.unacked.push(stanza);
+    }
     return this.stream.send(stanza);
+  }
+
+  async resume(flow: Flow): Promise<void> {
+    // The flow is ours from here on: refused or not, it is not left open.
+    if (this.resumptionId === undefined || (this.closed && !this.dropped)) {
+      flow.abort();
+      throw new ProtocolError(this.resumptionId === undefined ? 'the server granted no resumption' : 'the session was closed, not dropped');
+    }
+    if (!this.closed) this.finish(new ProtocolError('replaced by a resumed connection'));
+    const stream = new XmppStream(flow, this.options.limits ?? {}, this.options.clock, this.options.closeTimeout ?? XMPP_CLIENT_DEFAULTS.closeTimeout);
+    try {
+      const { features } = await login(stream, this.options);
+      if (!child(features, 'sm', NS_SM)) throw new ProtocolError('the server no longer offers stream management');
+      await stream.send(el('resume', NS_SM, { previd: this.resumptionId, h: String(this.inbound) }));
+      const answer = await stream.nextElement();
+      if (answer.name !== 'resumed' || answer.ns !== NS_SM) throw new ProtocolError(`the server refused to resume: <${children(answer)[0]?.name ?? answer.name}/>`);
+      this.acknowledge(Number(answer.attrs.h));
+    } catch (error) {
+      if (error instanceof XmlError) await stream.fail('not-well-formed');
+      else await stream.close();
+      throw error;
+    }
+    this.stream = stream;
+    this.closed = false;
+    this.dropped = false;
+    // What the server did not handle is sent again, in order (XEP-0198 §5).
+    for (const stanza of this.unacked) void stream.send(stanza).catch(() => undefined);
+    this.scheduleKeepalive();
+    void this.readLoop();
   }
 
   requestAck(): Promise<number> {

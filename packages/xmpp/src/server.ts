@@ -3,7 +3,7 @@
  * binding, routing of messages to bare and full JIDs, presence broadcast and probes, roster
  * get/set/push and the presence subscription state machine (RFC 6121 §3), XEP-0030 and XEP-0199.
  */
-import type { Clock, Flow, Random } from '@morgana/core';
+import type { Clock, Flow, Random, Timer } from '@morgana/core';
 import { CounterSet } from '@morgana/core';
 import { type Jid, bareJid, formatJid, parseJid, tryParseJid } from './jid.js';
 import { type ScramCredentials, type ScramCrypto, SCRAM_MECHANISMS, SaslError, ScramServer, checkPassword, deriveScramCredentials, fromBase64, makeNonce, parsePlain, toBase64 } from './sasl.js';
@@ -18,6 +18,7 @@ import {
   NS_SESSION,
   NS_STREAMS,
   NS_SM,
+  NS_STANZA_ERRORS,
   NS_TLS,
   SM_MODULUS,
   type StartTls,
@@ -117,11 +118,20 @@ export interface XmppServerConfig {
   readonly closeTimeout?: number;
   /** Stanzas queued to one session whose write has not completed before it is closed; default 1000. */
   readonly maxPendingWrites?: number;
+  /**
+   * XEP-0198 §5: milliseconds a resumable session whose connection dropped is kept (its
+   * unacknowledged and newly routed stanzas queued) waiting for `<resume/>`; default 300 000.
+   */
+  readonly resumeTimeout?: number;
+  /** XEP-0198: stanzas kept for retransmission per resumable session before it is ended; default 500. */
+  readonly maxUnackedStanzas?: number;
+  /** XEP-0198 §4: the server sends `<r/>` whenever this many stanzas are unacknowledged; default 10. */
+  readonly ackRequestInterval?: number;
   readonly limits?: Partial<XmlLimits>;
 }
 
 /** Defaults of {@link XmppServerConfig}. */
-export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3, maxPendingWrites: 1000, closeTimeout: 5_000 };
+export const XMPP_SERVER_DEFAULTS = { negotiationTimeout: 60_000, maxSessions: 10_000, maxResourcesPerUser: 32, maxAuthAttempts: 3, maxPendingWrites: 1000, closeTimeout: 5_000, resumeTimeout: 300_000, maxUnackedStanzas: 500, ackRequestInterval: 10 };
 
 /** A running server. */
 export interface XmppServer {
@@ -135,9 +145,26 @@ export interface XmppServer {
   close(): Promise<void>;
 }
 
+/** XEP-0198 state of a session. */
+interface SmState {
+  /** Stanzas handled from the client (mod 2^32). */
+  inbound: number;
+  /** Stanzas sent to the client (mod 2^32). */
+  outbound: number;
+  /** The last `h` the client acknowledged. */
+  acked: number;
+  /** Resumption id when resumption was granted (XEP-0198 §5). */
+  resumeId: string | undefined;
+  /** Sent stanzas not yet acknowledged, oldest first; kept only when resumable. */
+  unacked: XmlElement[];
+}
+
 interface ClientSession {
   readonly jid: Jid;
-  readonly stream: XmppStream;
+  /** Replaced when the session is resumed on a new connection. */
+  stream: XmppStream;
+  /** Set while a resumable session has no connection: the timer that ends it. */
+  detached: Timer | undefined;
   /** Last available presence, undefined when unavailable. */
   presence: XmlElement | undefined;
   priority: number;
@@ -145,8 +172,8 @@ interface ClientSession {
   interested: boolean;
   /** Stanzas handed to the flow whose write has not resolved yet. */
   pendingWrites: number;
-  /** XEP-0198 counters once enabled: stanzas handled from the client and sent to it. */
-  sm: { inbound: number; outbound: number } | undefined;
+  /** XEP-0198 state once enabled. */
+  sm: SmState | undefined;
 }
 
 const SERVER_FEATURES = [NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_ROSTER];
@@ -161,6 +188,11 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   const maxAuthAttempts = config.maxAuthAttempts ?? XMPP_SERVER_DEFAULTS.maxAuthAttempts;
   const maxPendingWrites = config.maxPendingWrites ?? XMPP_SERVER_DEFAULTS.maxPendingWrites;
   const closeTimeout = config.closeTimeout ?? XMPP_SERVER_DEFAULTS.closeTimeout;
+  const resumeTimeout = config.resumeTimeout ?? XMPP_SERVER_DEFAULTS.resumeTimeout;
+  const maxUnacked = config.maxUnackedStanzas ?? XMPP_SERVER_DEFAULTS.maxUnackedStanzas;
+  const ackRequestInterval = config.ackRequestInterval ?? XMPP_SERVER_DEFAULTS.ackRequestInterval;
+  /** Resumable sessions by resumption id. */
+  const resumable = new Map<string, ClientSession>();
   const counters = new CounterSet();
   /** Bound sessions by bare JID, then resource. */
   const accounts = new Map<string, Map<string, ClientSession>>();
@@ -172,6 +204,29 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
   const exists = async (local: string): Promise<boolean> => (await deps.store.credentials(local, 'sha256')) !== undefined;
 
   function deliver(session: ClientSession, stanza: XmlElement): void {
+    const sm = session.sm;
+    if (sm?.resumeId !== undefined && session.stream.isClosed && session.detached === undefined) return;
+    if (sm?.resumeId !== undefined) {
+      // The retransmission queue is bounded: a client that never acknowledges, or never comes
+      // back, loses its session rather than growing the server's memory (XEP-0198 §5).
+      if (sm.unacked.length >= maxUnacked) {
+        counters.add('sm-unacked-full');
+        sm.resumeId = undefined;
+        if (session.detached !== undefined) void destroy(session);
+        else void session.stream.fail('resource-constraint', 'too many unacknowledged stanzas (maxUnackedStanzas)');
+        return;
+      }
+      sm.outbound = (sm.outbound + 1) % SM_MODULUS;
+      sm.unacked.push(stanza);
+      counters.add('stanzas-routed');
+      if (session.detached !== undefined) {
+        counters.add('sm-queued-detached');
+        return;
+      }
+      write(session, stanza);
+      if (sm.unacked.length % ackRequestInterval === 0) void session.stream.send(el('r', NS_SM)).catch(() => counters.add('delivery-failed'));
+      return;
+    }
     if (session.stream.isClosed) return;
     // A recipient that does not read must not make the server buffer without bound: past
     // maxPendingWrites stanzas in flight, its session ends.
@@ -181,7 +236,11 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
       return;
     }
     counters.add('stanzas-routed');
-    if (session.sm) session.sm.outbound = (session.sm.outbound + 1) % SM_MODULUS;
+    if (sm) sm.outbound = (sm.outbound + 1) % SM_MODULUS;
+    write(session, stanza);
+  }
+
+  function write(session: ClientSession, stanza: XmlElement): void {
     session.pendingWrites++;
     session.stream.send(stanza).then(
       () => void session.pendingWrites--,
@@ -448,21 +507,102 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
    */
   async function streamManagement(session: ClientSession, element: XmlElement): Promise<void> {
     if (element.name === 'enable') {
-      if (session.sm) return session.stream.send(el('failed', NS_SM, {}, [el('unexpected-request', 'urn:ietf:params:xml:ns:xmpp-stanzas')]));
-      session.sm = { inbound: 0, outbound: 0 };
-      return session.stream.send(el('enabled', NS_SM));
+      if (session.sm) return session.stream.send(el('failed', NS_SM, {}, [el('unexpected-request', NS_STANZA_ERRORS)]));
+      const resume = element.attrs.resume === 'true' || element.attrs.resume === '1';
+      const resumeId = resume ? makeNonce(deps.random, 16) : undefined;
+      session.sm = { inbound: 0, outbound: 0, acked: 0, resumeId, unacked: [] };
+      if (resumeId === undefined) return session.stream.send(el('enabled', NS_SM));
+      resumable.set(resumeId, session);
+      counters.add('sm-resumable');
+      return session.stream.send(el('enabled', NS_SM, { id: resumeId, resume: 'true', max: String(Math.floor(resumeTimeout / 1000)) }));
     }
     if (session.sm === undefined) return session.stream.fail('unsupported-stanza-type', 'stream management is not enabled');
     if (element.name === 'r') return session.stream.send(el('a', NS_SM, { h: String(session.sm.inbound) }));
     if (element.name === 'a') {
-      const h = Number(element.attrs.h);
-      if (!Number.isInteger(h) || h < 0 || h > session.sm.outbound) {
+      if (!acknowledge(session.sm, element.attrs.h)) {
         counters.add('sm-bad-ack');
         return session.stream.fail('undefined-condition', 'handled-count-too-high');
       }
       return;
     }
     await session.stream.fail('unsupported-stanza-type');
+  }
+
+  /**
+   * Applies the client's `h` (XEP-0198 §4, counters mod 2^32): drops that many stanzas from the
+   * retransmission queue. False when `h` acknowledges more than was sent.
+   */
+  function acknowledge(sm: SmState, value: string | undefined): boolean {
+    const h = Number(value);
+    if (value === undefined || !Number.isInteger(h) || h < 0 || h >= SM_MODULUS) return false;
+    const count = (h - sm.acked + SM_MODULUS) % SM_MODULUS;
+    const outstanding = (sm.outbound - sm.acked + SM_MODULUS) % SM_MODULUS;
+    if (count > outstanding) return false;
+    sm.acked = h;
+    sm.unacked.splice(0, count);
+    return true;
+  }
+
+  /**
+   * `<resume/>` after authentication (XEP-0198 §5): the session of `previd` takes over this
+   * stream, learns what the client handled, and gets every unacknowledged stanza again.
+   * Undefined when it cannot be resumed (the client may bind a new session instead).
+   */
+  async function resume(stream: XmppStream, element: XmlElement, user: string): Promise<ClientSession | undefined> {
+    const previd = element.attrs.previd ?? '';
+    const session = resumable.get(previd);
+    const sm = session?.sm;
+    if (session === undefined || sm === undefined || session.jid.local !== user) {
+      counters.add('sm-resume-failed');
+      await stream.send(el('failed', NS_SM, {}, [el('item-not-found', NS_STANZA_ERRORS)]));
+      return undefined;
+    }
+    if (!acknowledge(sm, element.attrs.h)) {
+      counters.add('sm-bad-ack');
+      await stream.fail('undefined-condition', 'handled-count-too-high');
+      return undefined;
+    }
+    const old = session.stream;
+    session.detached?.cancel();
+    session.detached = undefined;
+    session.stream = stream;
+    session.pendingWrites = 0;
+    // The old connection may not have been noticed as dead yet: this one replaces it.
+    if (!old.isClosed) void old.close();
+    counters.add('sm-resumed');
+    await stream.send(el('resumed', NS_SM, { previd, h: String(sm.inbound) }));
+    for (const stanza of sm.unacked) write(session, stanza);
+    return session;
+  }
+
+  /** Ends a session for good: unbinds it and broadcasts unavailable presence. */
+  async function destroy(session: ClientSession): Promise<void> {
+    session.detached?.cancel();
+    session.detached = undefined;
+    if (session.sm?.resumeId !== undefined) resumable.delete(session.sm.resumeId);
+    for (const [id, s] of resumable) if (s === session) resumable.delete(id);
+    const resources = accounts.get(session.jid.local);
+    if (resources?.get(session.jid.resource) !== session) return;
+    resources.delete(session.jid.resource);
+    if (resources.size === 0) accounts.delete(session.jid.local);
+    // An abrupt end is an unavailable presence (RFC 6121 §4.5.3).
+    if (session.presence !== undefined) {
+      try {
+        await broadcast({ ...session, presence: session.presence }, el('presence', NS_CLIENT, { type: 'unavailable' }));
+      } catch {
+        counters.add('stream-errors');
+      }
+    }
+  }
+
+  /** Keeps a resumable session whose connection dropped for `resumeTimeout` (XEP-0198 §5). */
+  function detach(session: ClientSession): void {
+    counters.add('sm-detached');
+    session.detached = deps.clock.setTimer(resumeTimeout, () => {
+      counters.add('sm-resume-timeouts');
+      session.detached = undefined;
+      void destroy(session);
+    });
   }
 
   /** Negotiation up to resource binding (RFC 6120 §4-§7); returns the bound session. */
@@ -522,6 +662,9 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
         if (!(await open())) return undefined;
       } else if (user !== undefined && element.name === 'iq' && element.attrs.type === 'set' && child(element, 'bind', NS_BIND)) {
         return bind(stream, element, user);
+      } else if (user !== undefined && element.name === 'resume' && element.ns === NS_SM) {
+        const session = await resume(stream, element, user);
+        if (session !== undefined || stream.isClosed) return session;
       } else {
         // Anything else before binding is refused (RFC 6120 §4.9.3.12).
         await stream.fail('not-authorized');
@@ -587,7 +730,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     // other allowed policy; keeping the old session is the least surprising).
     if (resource === '' || resources.has(resource)) resource = `${resource}${resource ? '-' : ''}${makeNonce(deps.random, 10)}`;
     const jid: Jid = { local: user, domain, resource };
-    const session: ClientSession = { jid, stream, presence: undefined, priority: 0, interested: false, pendingWrites: 0, sm: undefined };
+    const session: ClientSession = { jid, stream, detached: undefined, presence: undefined, priority: 0, interested: false, pendingWrites: 0, sm: undefined };
     resources.set(resource, session);
     accounts.set(user, resources);
     counters.add('sessions-bound');
@@ -599,6 +742,8 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     const stream = new XmppStream(flow, config.limits ?? {}, deps.clock, closeTimeout);
     streams.add(stream);
     let session: ClientSession | undefined;
+    /** The connection ended without the client's closing tag (a drop a resume may follow). */
+    let dropped = false;
     const timer = deps.clock.setTimer(negotiationTimeout, () => {
       if (session === undefined) {
         counters.add('negotiation-timeouts');
@@ -611,6 +756,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
       if (session === undefined) return;
       for (;;) {
         const event = await stream.next();
+        if (event === null) dropped = !stream.isClosed;
         if (event === null || event.type === 'stream-close') break;
         if (event.type !== 'stanza') continue;
         const stanza = event.element;
@@ -631,22 +777,17 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
       if (error instanceof XmlError) {
         counters.add(`xml-${error.reason}`);
         await stream.fail(conditionForXmlError(error.reason));
-      } else counters.add('stream-errors');
+      } else {
+        counters.add('stream-errors');
+        dropped = !stream.isClosed;
+      }
     } finally {
       timer.cancel();
       streams.delete(stream);
-      if (session !== undefined) {
-        const bound = session;
-        accounts.get(bound.jid.local)?.delete(bound.jid.resource);
-        if (accounts.get(bound.jid.local)?.size === 0) accounts.delete(bound.jid.local);
-        // An abrupt end is an unavailable presence (RFC 6121 §4.5.3).
-        if (bound.presence !== undefined) {
-          try {
-            await broadcast({ ...bound, presence: bound.presence }, el('presence', NS_CLIENT, { type: 'unavailable' }));
-          } catch {
-            counters.add('stream-errors');
-          }
-        }
+      // A session resumed on another connection meanwhile is no longer this stream's.
+      if (session !== undefined && session.stream === stream) {
+        if (dropped && session.sm?.resumeId !== undefined) detach(session);
+        else await destroy(session);
       }
       await stream.close();
     }
@@ -657,6 +798,7 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     sessions: () => [...accounts.values()].flatMap((m) => [...m.values()].map((s) => formatJid(s.jid))),
     stats: () => counters.snapshot(),
     async close() {
+      for (const session of [...resumable.values()]) if (session.detached !== undefined) await destroy(session);
       await Promise.all([...streams].map((s) => s.fail('system-shutdown')));
     },
   };

@@ -1,0 +1,175 @@
+// XEP-0198 resumption over real loopback TCP: a client whose connection is aborted mid-conversation
+// resumes its session on a new connection and gets exactly the stanzas it had not handled.
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Flow, ProtocolError } from '@morgana/core';
+import { type MemoryStore, type XmlElement, type XmppClient, type XmppServer, type XmppServerConfig, child, connectXmpp, createMemoryStore, createXmppServer, text } from '../src/index.js';
+import { LOOPBACK, clock, loopbackStack, nodeCrypto, random } from './helpers.js';
+
+const DOMAIN = 'example.test';
+const stack = loopbackStack();
+let cleanup: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+interface Harness {
+  server: XmppServer;
+  store: MemoryStore;
+  connect(): Promise<Flow>;
+  login(user: string, resume: boolean): Promise<{ client: XmppClient; flow: Flow }>;
+}
+
+async function harness(config: Partial<XmppServerConfig> = {}): Promise<Harness> {
+  const store = createMemoryStore(nodeCrypto, random);
+  await store.addUser('alice', 'wonderland');
+  await store.addUser('bob', 'builder');
+  const server = createXmppServer({ clock, random, crypto: nodeCrypto, store }, { domain: DOMAIN, ...config });
+  const listener = stack.tcp.listen(0, { onConnection: (flow) => void server.handle(flow) });
+  cleanup.push(async () => {
+    await server.close();
+    listener.close();
+  });
+  const connect = (): Promise<Flow> => stack.tcp.connect(LOOPBACK, listener.port);
+  const passwords: Record<string, string> = { alice: 'wonderland', bob: 'builder' };
+  return {
+    server,
+    store,
+    connect,
+    async login(user, resume) {
+      const flow = await connect();
+      const client = await connectXmpp(flow, { jid: `${user}@${DOMAIN}/r`, password: passwords[user], clock, random, crypto: nodeCrypto, keepaliveInterval: 0, resume });
+      cleanup.push(() => client.close());
+      return { client, flow };
+    },
+  };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const bodies = (client: XmppClient): string[] => {
+  const seen: string[] = [];
+  client.on('message', (stanza: XmlElement) => seen.push(text(child(stanza, 'body'))));
+  return seen;
+};
+
+const closed = (client: XmppClient): Promise<Error | undefined> => new Promise((resolve) => client.on('close', resolve));
+
+describe('XEP-0198 stream resumption', () => {
+  it('grants a resumption id and advertises the resume timeout (XEP-0198 §5)', async () => {
+    const h = await harness({ resumeTimeout: 120_000 });
+    const { client } = await h.login('bob', true);
+    expect(client.streamManagement).toBe(true);
+    expect(client.resumptionId).toMatch(/.{8,}/);
+    expect(h.server.stats()['sm-resumable']).toBe(1);
+  });
+
+  it('resumes after the TCP connection is aborted: stanzas sent meanwhile arrive once, in order', async () => {
+    const h = await harness();
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob, flow } = await h.login('bob', true);
+    const got = bodies(bob);
+    for (const body of ['one', 'two', 'three']) await alice.sendMessage(`bob@${DOMAIN}/r`, body);
+    await until(() => got.length === 3, 'the first three messages');
+    const dropped = closed(bob);
+    flow.abort();
+    expect(await dropped).toBeInstanceOf(Error);
+    for (const body of ['four', 'five', 'six']) await alice.sendMessage(`bob@${DOMAIN}/r`, body);
+    // Alice's ping is answered after the server routed her messages (one stream, in order).
+    await alice.ping();
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the server to notice the drop');
+    expect(h.server.sessions()).toContain(`bob@${DOMAIN}/r`);
+    await bob.resume(await h.connect());
+    // Retransmission follows <resumed/> directly, so it is in before the ping's answer.
+    await bob.ping();
+    expect(got).toEqual(['one', 'two', 'three', 'four', 'five', 'six']);
+    expect(h.server.stats()['sm-resumed']).toBe(1);
+    // The resumed session carries on both ways.
+    const back = new Promise<string>((resolve) => alice.on('message', (s) => resolve(text(child(s, 'body')))));
+    await bob.sendMessage(`alice@${DOMAIN}/r`, 'back again');
+    expect(await back).toBe('back again');
+  });
+
+  it('resends stanzas written into a connection that was already dead, but none the client handled', async () => {
+    const h = await harness();
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob, flow } = await h.login('bob', true);
+    const got = bodies(bob);
+    await alice.sendMessage(`bob@${DOMAIN}/r`, 'before');
+    await until(() => got.length === 1, 'the first message');
+    // Abort and send at once: the server may still write into the old connection.
+    flow.abort();
+    for (let i = 0; i < 5; i++) await alice.sendMessage(`bob@${DOMAIN}/r`, `m${i}`);
+    await alice.ping();
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the server to notice the drop');
+    await bob.resume(await h.connect());
+    await bob.ping();
+    expect(got).toEqual(['before', 'm0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
+  it('refuses an unknown resumption id with item-not-found', async () => {
+    const h = await harness();
+    const { client: bob, flow } = await h.login('bob', true);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the drop');
+    await h.server.close();
+    await expect(bob.resume(await h.connect())).rejects.toThrow(/item-not-found/);
+    expect(h.server.stats()['sm-resume-failed']).toBe(1);
+  });
+
+  it('ends a detached session after resumeTimeout, with unavailable presence to its contacts', async () => {
+    const h = await harness({ resumeTimeout: 50 });
+    const { client: bob, flow } = await h.login('bob', true);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-resume-timeouts'] ?? 0) === 1, 'the resume timeout');
+    expect(h.server.sessions()).not.toContain(`bob@${DOMAIN}/r`);
+    await expect(bob.resume(await h.connect())).rejects.toBeInstanceOf(ProtocolError);
+  });
+
+  it('ends a detached session whose queue reaches maxUnackedStanzas', async () => {
+    const h = await harness({ maxUnackedStanzas: 4 });
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob, flow } = await h.login('bob', true);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the drop');
+    for (let i = 0; i < 5; i++) await alice.sendMessage(`bob@${DOMAIN}/r`, `m${i}`);
+    await alice.ping();
+    expect(h.server.stats()['sm-unacked-full']).toBe(1);
+    expect(h.server.sessions()).not.toContain(`bob@${DOMAIN}/r`);
+  });
+
+  it('requests acks every ackRequestInterval stanzas so a live session stays under maxUnackedStanzas', async () => {
+    const h = await harness({ maxUnackedStanzas: 4, ackRequestInterval: 2 });
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob } = await h.login('bob', true);
+    const got = bodies(bob);
+    for (let i = 0; i < 30; i++) {
+      await alice.sendMessage(`bob@${DOMAIN}/r`, `m${i}`);
+      await until(() => got.length === i + 1, `message ${i}`);
+    }
+    expect(h.server.stats()['sm-unacked-full']).toBeUndefined();
+    expect(h.server.sessions()).toContain(`bob@${DOMAIN}/r`);
+  });
+
+  it('does not keep a session the client closed cleanly', async () => {
+    const h = await harness();
+    const { client: bob } = await h.login('bob', true);
+    await bob.close();
+    await until(() => !h.server.sessions().includes(`bob@${DOMAIN}/r`), 'the session to end');
+    expect(h.server.stats()['sm-detached']).toBeUndefined();
+    await expect(bob.resume(await h.connect())).rejects.toBeInstanceOf(ProtocolError);
+  });
+});
