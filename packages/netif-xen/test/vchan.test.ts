@@ -1,8 +1,8 @@
-import { ClosedError, ConnectionReset, ProtocolError } from '@morgana/core';
+import { ClosedError, ConnectionReset, LimitExceeded, ProtocolError } from '@morgana/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VCHAN_LEFT_PROD, VCHAN_NOTIFY_WRITE, VCHAN_PAGE_SIZE } from '../src/vchan-wire.js';
-import { connectVchanClient } from '../src/vchan.js';
+import { connectVchanClient, createVchanServer } from '../src/vchan.js';
 import { XenstoreClient } from '../src/xenstore-client.js';
 import { XenstoreStore } from '../src/xenstore-store.js';
 import { connectInProcess } from '../src/xenstore-transport.js';
@@ -175,6 +175,53 @@ describe('vchan over the simulated hypervisor', () => {
     expect(decode(await pending)).toBe('x');
     client.abort();
     server.abort();
+  });
+
+  it('keeps bytes the server writes before the client connects, and the server does not see end of stream meanwhile', async () => {
+    const store = new XenstoreStore();
+    const hypervisor = new SimulatedHypervisor({ pages: 8, grantEntries: 32, ports: 8 });
+    const xenstore = new XenstoreClient(connectInProcess(store, 0));
+    const server = await createVchanServer(
+      { xenstore, grants: hypervisor.grantTable(SERVER_DOMID), events: hypervisor.eventChannels(SERVER_DOMID) },
+      { path: VCHAN_PATH, peerDomid: CLIENT_DOMID },
+    );
+    await server.write(text('early'));
+    let settled = false;
+    const pending = server.read().then((chunk) => {
+      settled = true;
+      return chunk;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // cli_live is 2 (not yet connected): not an end of stream.
+    expect(settled).toBe(false);
+    const client = await connectVchanClient(
+      { xenstore, mapper: hypervisor.grantMapper(CLIENT_DOMID), events: hypervisor.eventChannels(CLIENT_DOMID) },
+      { path: VCHAN_PATH, serverDomid: SERVER_DOMID },
+    );
+    expect(decode(await client.read())).toBe('early');
+    await client.close();
+    expect(await pending).toBeNull();
+    await server.close();
+  });
+
+  it('fails with LimitExceeded when the rings need more pages than the domain has, and frees what it took', async () => {
+    const store = new XenstoreStore();
+    const hypervisor = new SimulatedHypervisor({ pages: 4, grantEntries: 32, ports: 8 });
+    const xenstore = new XenstoreClient(connectInProcess(store, 0));
+    const grants = hypervisor.grantTable(SERVER_DOMID);
+    const deps = { xenstore, grants, events: hypervisor.eventChannels(SERVER_DOMID) };
+    // 16 KiB + 4 KiB of rings: 5 granted pages plus the control page.
+    await expect(createVchanServer(deps, { path: VCHAN_PATH, peerDomid: CLIENT_DOMID, readMin: 16384, writeMin: 4096 })).rejects.toBeInstanceOf(LimitExceeded);
+    const pages = [grants.allocatePage(), grants.allocatePage(), grants.allocatePage(), grants.allocatePage()];
+    expect(pages.every((page) => page !== undefined)).toBe(true);
+  });
+
+  it('refuses to connect when the server has published nothing', async () => {
+    const hypervisor = new SimulatedHypervisor({ pages: 4, grantEntries: 32, ports: 8 });
+    const xenstore = new XenstoreClient(connectInProcess(new XenstoreStore(), 0));
+    await expect(
+      connectVchanClient({ xenstore, mapper: hypervisor.grantMapper(CLIENT_DOMID), events: hypervisor.eventChannels(CLIENT_DOMID) }, { path: VCHAN_PATH, serverDomid: SERVER_DOMID }),
+    ).rejects.toThrow(/ENOENT/);
   });
 
   it('what is written is exactly what is read, for any write sizes, chunkings and read limits', async () => {
