@@ -80,8 +80,8 @@ interface Server {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.env.MORGANA_BENCH_SECONDS ?? '5');
-  const rounds = Number(process.env.MORGANA_BENCH_ROUNDS ?? '3');
+  const seconds = Number(process.env.MORGANA_BENCH_SECONDS ?? '4');
+  const rounds = Number(process.env.MORGANA_BENCH_ROUNDS ?? '5');
   const connections = Number(process.env.MORGANA_BENCH_CONNECTIONS ?? '50');
   const profileDir = process.env.MORGANA_BENCH_CPU_PROF;
   const wrkVersion = tool('wrk', ['-v']);
