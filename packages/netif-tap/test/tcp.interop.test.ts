@@ -173,8 +173,8 @@ describeInterop(
 
       bulkTests('clean link', () => BULK_BYTES, () => ({ ns, stack, dir }));
 
-      it('sends well-formed segments with the options tshark expects in its SYN-ACK', async () => {
-        const pcap = join(dir, 'handshake.pcap');
+      /** Captures one 200 kB upload's packets (port 5010) into `pcap`. */
+      async function captureHandshake(pcap: string): Promise<void> {
         const capture = ns.spawn('tshark', ['-q', '-i', ns.device, '-w', pcap, '-f', 'tcp port 5010'], { stdio: ['ignore', 'ignore', 'pipe'] });
         let captureLog = '';
         capture.stderr?.on('data', (chunk: Buffer) => (captureLog += chunk.toString()));
@@ -194,25 +194,34 @@ describeInterop(
         } finally {
           listener.close();
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
         capture.kill('SIGINT');
         await new Promise((resolve) => capture.on('exit', resolve));
-        const synAck = await ns.exec('tshark', [
-          '-r',
-          pcap,
-          '-Y',
-          `tcp.flags.syn == 1 && tcp.flags.ack == 1 && ip.src == ${OURS}`,
-          '-T',
-          'fields',
-          '-e',
-          'tcp.options.mss_val',
-          '-e',
-          'tcp.options.sack_perm',
-          '-e',
-          'tcp.options.wscale.shift',
-          '-e',
-          'tcp.options.timestamp.tsval',
-        ]);
+      }
+
+      it('sends well-formed segments with the options tshark expects in its SYN-ACK', { timeout: 120_000 }, async () => {
+        const pcap = join(dir, 'handshake.pcap');
+        // On a loaded machine the capture can miss the handshake: try a few times before failing.
+        let synAck = { stdout: '' } as ExecResult;
+        for (let attempt = 0; attempt < 3 && synAck.stdout.trim() === ''; attempt++) {
+          await captureHandshake(pcap);
+          synAck = await ns.exec('tshark', [
+            '-r',
+            pcap,
+            '-Y',
+            `tcp.flags.syn == 1 && tcp.flags.ack == 1 && ip.src == ${OURS}`,
+            '-T',
+            'fields',
+            '-e',
+            'tcp.options.mss_val',
+            '-e',
+            'tcp.options.sack_perm',
+            '-e',
+            'tcp.options.wscale.shift',
+            '-e',
+            'tcp.options.timestamp.tsval',
+          ]);
+        }
         const [mss, sackPermitted, windowScale, tsval] = synAck.stdout.trim().split('\t');
         // The kernel offers MSS 1460, SACK, window scaling and timestamps; we answer in kind (RFC 9293 3.7.1, RFC 2018, RFC 7323).
         expect(Number(mss)).toBe(1460);

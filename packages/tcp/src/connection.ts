@@ -1717,6 +1717,10 @@ export class Connection implements TcpFlow {
   closeForLayer(): void {
     if (this.state === 'CLOSED') return;
     if (isSynchronized(this.state) && this.state !== 'TIME-WAIT') this.sendReset(this.sndNxt);
+    // Whoever asked to close or shut down got what they asked for: only reads, writes and
+    // connects still pending fail.
+    for (const waiter of this.closeWaiters?.splice(0) ?? []) waiter.resolve();
+    for (const waiter of this.shutdownWaiters?.splice(0) ?? []) waiter.resolve();
     this.fail(new ClosedError('the TCP layer was closed'), 'abort');
   }
 
