@@ -43,7 +43,11 @@ export interface HttpRequest {
 export interface HttpResponse {
   readonly status: number;
   readonly reason?: string;
-  /** Header fields. A frozen {@link Headers} (see `Headers.freeze`) is serialized once and reused. */
+  /**
+   * Header fields. A frozen {@link Headers} (see `Headers.freeze`) is serialized once and reused;
+   * with frozen headers a body's bytes are taken to be immutable too: answering again with the
+   * same `Uint8Array` object within a second may send it as it was the first time.
+   */
   readonly headers?: Headers | Readonly<Record<string, string>>;
   /**
    * A fixed body (sent with Content-Length), a stream (sent chunked, or as it is when the
