@@ -279,6 +279,8 @@ export class SshTransport {
         if (this.closed) return;
         if (chunk === null) {
           this.finish(this.firstKexDone ? null : new ConnectionReset('peer closed the connection during the SSH handshake'));
+          // Close our half too, or the connection lingers half-open until the process exits.
+          await this.flow.close().catch(() => undefined);
           return;
         }
         this.append(chunk);
@@ -406,6 +408,8 @@ export class SshTransport {
       const description = reader.text();
       this.counters.add('disconnect-received');
       this.finish(reason === DISCONNECT.BY_APPLICATION ? null : new ConnectionReset(`peer disconnected (${reason}): ${description}`));
+      // RFC 4253 §11.1: DISCONNECT ends the connection; the sender waits for our close.
+      this.flow.close().catch(() => undefined);
       return;
     }
     // Strict KEX: during the initial exchange only KEX messages are allowed (OpenSSH PROTOCOL §1.10).

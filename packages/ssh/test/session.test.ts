@@ -69,6 +69,33 @@ describe('SSH between the morgana client and server', () => {
     expect(await srv.closed).toBeNull();
   });
 
+  it('closes its end of the connection when the peer disconnects or hangs up (RFC 4253 §11.1)', async () => {
+    const spied = (flow: Flow, onClose: () => void): Flow => ({
+      ...flow,
+      close: () => {
+        onClose();
+        return flow.close();
+      },
+    });
+    let closed = 0;
+    const [a, b] = createFlowPair();
+    const srv = server(spied(b, () => closed++));
+    const c = await client(a);
+    await c.close();
+    expect(await srv.closed).toBeNull();
+    for (let i = 0; i < 20 && closed === 0; i++) await tick();
+    expect(closed).toBe(1);
+
+    let closedAfterEof = 0;
+    const [x, y] = createFlowPair();
+    const srv2 = server(spied(y, () => closedAfterEof++));
+    await client(x);
+    await x.close();
+    expect(await srv2.closed).toBeNull();
+    for (let i = 0; i < 20 && closedAfterEof === 0; i++) await tick();
+    expect(closedAfterEof).toBe(1);
+  });
+
   it('moves data through small windows with backpressure (RFC 4254 §5.2)', async () => {
     const [a, b] = createFlowPair();
     server(b, { channels: { windowSize: 8192, maxPacketSize: 1024 } });
