@@ -3,6 +3,7 @@ export { type Appliance } from './appliance.js';
 export { startWww } from './www.js';
 export { startDns, loadZones } from './dns.js';
 export { startSsh } from './ssh.js';
+export { startOpenflowController, OPENFLOW_APPS } from './openflow.js';
 export { runAppliance } from './run.js';
 export { openBackend, parseHostPort, UsageError, NETS, type Net, type Backend, type BackendOptions } from './backend.js';
 export { startUsernet, parseForward, type Forward, type Usernet, type UsernetOptions } from './usernet.js';

@@ -1,6 +1,7 @@
 /** The `morgana` command: picks the appliance, then runs it with the shared backend options. */
 import { UsageError } from './backend.js';
 import { startDns } from './dns.js';
+import { startOpenflowController } from './openflow.js';
 import { startSsh } from './ssh.js';
 import { BACKEND_USAGE, runAppliance } from './run.js';
 import { startWww } from './www.js';
@@ -15,6 +16,8 @@ appliances:
   ssh --host-key FILE --authorized-keys FILE
                                  SSH jump host (direct-tcpip through the appliance's stack)
                                  and built-in exec commands (echo, cat, stats); no host shell
+  openflow-controller [--app learning-switch]
+                                 OpenFlow 1.3/1.0 controller (switches connect to it; default port 6653)
 
 ${BACKEND_USAGE}`;
 
@@ -42,6 +45,11 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       return runAppliance('ssh', rest, async ({ positionals, values, backend, log }) => {
         if (positionals.length !== 0) throw new UsageError('ssh takes no positional arguments');
         return startSsh({ hostKeyFile: values['host-key'], authorizedKeysFile: values['authorized-keys'], backend, log });
+      }, USAGE, out);
+    case 'openflow-controller':
+      return runAppliance('openflow-controller', rest, async ({ positionals, values, backend, log }) => {
+        if (positionals.length !== 0) throw new UsageError('openflow-controller takes no positional arguments');
+        return startOpenflowController({ app: values.app, backend, log });
       }, USAGE, out);
     default:
       process.stderr.write(`morgana: unknown appliance ${JSON.stringify(command)}\n\n${USAGE}`);

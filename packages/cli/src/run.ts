@@ -38,13 +38,14 @@ const OPTIONS = {
   notify: { type: 'string', multiple: true },
   'host-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
+  app: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** What an appliance starter receives. */
 export interface StartContext {
   readonly positionals: readonly string[];
-  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string };
+  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string; readonly app?: string };
   readonly backend: BackendOptions;
   readonly log: Logger;
 }

@@ -4,7 +4,7 @@
  * requests with replies by xid. Runs on any morgana Tcp (host sockets, the TypeScript stack).
  */
 import {
-  type Clock, ClosedError, CounterSet, type Counters, DecodeError, ProtocolError, TimeoutError, type Tcp, type TcpFlow,
+  type Clock, ClosedError, type Ipv4Address, CounterSet, type Counters, DecodeError, ProtocolError, TimeoutError, type Tcp, type TcpFlow,
   type TcpListener, type Timer,
 } from '@morgana/core';
 import {
@@ -23,6 +23,8 @@ export interface ControllerConfig {
   readonly clock: Clock;
   /** Listening port; default 6653 (IANA). 0 picks a free one where the Tcp allows it. */
   readonly port?: number;
+  /** Local address to accept switches on; default every address of the stack. */
+  readonly address?: Ipv4Address;
   /** Versions offered in our HELLO bitmap; default [1.3, 1.0]. */
   readonly versions?: readonly number[];
   /** Milliseconds of silence after which an ECHO_REQUEST is sent; default 5 000. */
@@ -58,7 +60,7 @@ export const CONTROLLER_DEFAULTS = {
   maxMessageSize: 0xffff,
 } as const;
 
-type Resolved = Required<Omit<ControllerConfig, 'onSwitch'>> & Pick<ControllerConfig, 'onSwitch'>;
+type Resolved = Required<Omit<ControllerConfig, 'onSwitch' | 'address'>> & Pick<ControllerConfig, 'onSwitch' | 'address'>;
 
 /** A switch's FEATURES_REPLY. */
 export type SwitchFeatures = Extract<OfpMessage, { type: 'features-reply' }>;
@@ -359,7 +361,7 @@ export function createController(config: ControllerConfig): Controller {
       resolved.onSwitch?.(connection);
     });
   };
-  listener = resolved.tcp.listen(resolved.port, { onConnection: accept });
+  listener = resolved.tcp.listen(resolved.port, { address: config.address, onConnection: accept });
   return {
     port: listener.port,
     switches,
