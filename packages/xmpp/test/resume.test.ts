@@ -1,9 +1,14 @@
 // XEP-0198 resumption over real loopback TCP: a client whose connection is aborted mid-conversation
 // resumes its session on a new connection and gets exactly the stanzas it had not handled.
+import { spawn } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Flow, ProtocolError } from '@morgana/core';
 import { type MemoryStore, type XmlElement, type XmppClient, type XmppServer, type XmppServerConfig, child, connectXmpp, createMemoryStore, createXmppServer, text } from '../src/index.js';
 import { LOOPBACK, clock, loopbackStack, nodeCrypto, random } from './helpers.js';
+import { hasSlixmpp, requirePeer } from './peers.js';
 
 const DOMAIN = 'example.test';
 const stack = loopbackStack();
@@ -16,6 +21,7 @@ afterEach(async () => {
 
 interface Harness {
   server: XmppServer;
+  port: number;
   store: MemoryStore;
   connect(): Promise<Flow>;
   login(user: string, resume: boolean): Promise<{ client: XmppClient; flow: Flow }>;
@@ -35,6 +41,7 @@ async function harness(config: Partial<XmppServerConfig> = {}): Promise<Harness>
   const passwords: Record<string, string> = { alice: 'wonderland', bob: 'builder' };
   return {
     server,
+    port: listener.port,
     store,
     connect,
     async login(user, resume) {
@@ -46,8 +53,8 @@ async function harness(config: Partial<XmppServerConfig> = {}): Promise<Harness>
   };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+async function until(condition: () => boolean, what: string, seconds = 10): Promise<void> {
+  for (let i = 0; i < seconds * 100; i++) {
     if (condition()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -171,5 +178,44 @@ describe('XEP-0198 stream resumption', () => {
     await until(() => !h.server.sessions().includes(`bob@${DOMAIN}/r`), 'the session to end');
     expect(h.server.stats()['sm-detached']).toBeUndefined();
     await expect(bob.resume(await h.connect())).rejects.toBeInstanceOf(ProtocolError);
+  });
+});
+
+describe('XEP-0198 resumption with slixmpp', () => {
+  const available = requirePeer('/usr/bin/python3', 'python3-slixmpp', hasSlixmpp);
+  it.runIf(available)('a slixmpp client resumes after its connection is aborted and gets the messages sent meanwhile once', async () => {
+    const h = await harness();
+    const { client: alice } = await h.login('alice', false);
+    const script = join(tmpdir(), `morgana-slixmpp-resume-${process.pid}.py`);
+    copyFileSync(new URL('./fixtures/slixmpp-resume.py', import.meta.url), script);
+    const child = spawn('/usr/bin/python3', [script, String(h.port), `bob@${DOMAIN}/slix`, 'builder'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    cleanup.push(async () => {
+      clearTimeout(killer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const events: Record<string, unknown>[] = [];
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let buffered = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    const seen = (event: string): Promise<void> => until(() => events.some((e) => e.event === event), `slixmpp ${event}: ${JSON.stringify(events)} ${stderr.slice(-2000)}`, 30);
+    await seen('enabled');
+    await alice.sendMessage(`bob@${DOMAIN}/slix`, 'before');
+    await seen('dropped');
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the server to notice the drop');
+    for (const body of ['away-1', 'away-2']) await alice.sendMessage(`bob@${DOMAIN}/slix`, body);
+    await alice.ping();
+    child.stdin.write('go\n');
+    await seen('done');
+    const bodies = events.filter((e) => e.event === 'message').map((e) => e.body);
+    expect(bodies).toEqual(['before', 'away-1', 'away-2']);
+    expect(events.find((e) => e.event === 'enabled')).toMatchObject({ resume: true });
+    expect(h.server.stats()['sm-resumed']).toBe(1);
   });
 });
