@@ -13,6 +13,7 @@ export {
   NS_STANZA_ERRORS,
   NS_STREAM_ERRORS,
   NS_STREAMS,
+  NS_SM,
   NS_TLS,
   type StartTls,
   StanzaError,

@@ -6,7 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Flow, ProtocolError } from '@morgana/core';
-import { type MemoryStore, type XmlElement, type XmppClient, type XmppServer, type XmppServerConfig, child, connectXmpp, createMemoryStore, createXmppServer, text } from '../src/index.js';
+import {
+  type MemoryStore,
+  type XmlElement,
+  type XmppClient,
+  type XmppServer,
+  type XmppServerConfig,
+  NS_SASL,
+  NS_SM,
+  StreamError,
+  XmppStream,
+  child,
+  connectXmpp,
+  createMemoryStore,
+  createXmppServer,
+  el,
+  plainMessage,
+  text,
+  toBase64,
+} from '../src/index.js';
 import { LOOPBACK, clock, loopbackStack, nodeCrypto, random } from './helpers.js';
 import { hasSlixmpp, requirePeer } from './peers.js';
 
@@ -178,6 +196,68 @@ describe('XEP-0198 stream resumption', () => {
     await until(() => !h.server.sessions().includes(`bob@${DOMAIN}/r`), 'the session to end');
     expect(h.server.stats()['sm-detached']).toBeUndefined();
     await expect(bob.resume(await h.connect())).rejects.toBeInstanceOf(ProtocolError);
+  });
+});
+
+/** A hand-driven stream authenticated with PLAIN, stopped at the post-SASL features. */
+async function rawLogin(h: Harness, user: string, password: string): Promise<XmppStream> {
+  const stream = new XmppStream(await h.connect(), {}, clock, 1000);
+  cleanup.push(() => stream.close());
+  const open = async (): Promise<XmlElement> => {
+    await stream.sendHeader({ to: DOMAIN });
+    await stream.next();
+    return stream.nextElement();
+  };
+  await open();
+  await stream.send(el('auth', NS_SASL, { mechanism: 'PLAIN' }, [toBase64(plainMessage(user, password))]));
+  expect((await stream.nextElement()).name).toBe('success');
+  stream.restart();
+  await open();
+  return stream;
+}
+
+describe('XEP-0198 resume requests', () => {
+  it("refuses to resume another account's session with item-not-found", async () => {
+    const h = await harness({ allowPlainWithoutTls: true });
+    const { client: bob, flow } = await h.login('bob', true);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the drop');
+    const mallory = await rawLogin(h, 'alice', 'wonderland');
+    await mallory.send(el('resume', NS_SM, { previd: bob.resumptionId, h: '0' }));
+    const answer = await mallory.nextElement();
+    expect(answer.name).toBe('failed');
+    expect(child(answer, 'item-not-found')).toBeDefined();
+    expect(h.server.sessions()).toContain(`bob@${DOMAIN}/r`);
+  });
+
+  it('takes a session over from a connection that still looks alive', async () => {
+    const h = await harness({ allowPlainWithoutTls: true });
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob } = await h.login('bob', true);
+    const oldClosed = closed(bob);
+    const raw = await rawLogin(h, 'bob', 'builder');
+    await raw.send(el('resume', NS_SM, { previd: bob.resumptionId, h: '0' }));
+    const answer = await raw.nextElement();
+    expect(answer).toMatchObject({ name: 'resumed', attrs: { previd: bob.resumptionId, h: '0' } });
+    await oldClosed;
+    await alice.sendMessage(`bob@${DOMAIN}/r`, 'to the new connection');
+    const message = await raw.nextElement();
+    expect(text(child(message, 'body'))).toBe('to the new connection');
+  });
+
+  it('ends the stream when resume acknowledges more than was sent (handled-count-too-high)', async () => {
+    const h = await harness({ allowPlainWithoutTls: true });
+    const { client: bob, flow } = await h.login('bob', true);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the drop');
+    const raw = await rawLogin(h, 'bob', 'builder');
+    await raw.send(el('resume', NS_SM, { previd: bob.resumptionId, h: '7' }));
+    await expect(raw.nextElement()).rejects.toBeInstanceOf(StreamError);
+    expect(h.server.stats()['sm-bad-ack']).toBe(1);
   });
 });
 
