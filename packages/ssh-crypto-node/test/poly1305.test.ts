@@ -37,4 +37,12 @@ describe('Poly1305', () => {
       expect(toHex(poly1305(key, data))).toBe(reference(key, data));
     }
   });
+
+  it('keeps its limbs exact over long messages of maximal bytes (carry bounds)', () => {
+    const key = new Uint8Array(32).fill(0xff);
+    for (const length of [4096, 4095, 33]) {
+      const data = new Uint8Array(length).fill(0xff);
+      expect(toHex(poly1305(key, data))).toBe(reference(key, data));
+    }
+  });
 });

@@ -50,7 +50,8 @@ interface Ssh2Client {
   end(): void;
 }
 interface Ssh2ServerClient {
-  on(event: string, listener: (ctx: { accept: () => Ssh2Session & Ssh2Stream }) => void): void;
+  on(event: 'authentication', listener: (ctx: { accept: () => void }) => void): void;
+  on(event: 'session', listener: (accept: () => Ssh2Session) => void): void;
   on(event: 'error', listener: () => void): void;
 }
 interface Ssh2Session {
@@ -77,8 +78,8 @@ if (role === 'morgana-server') {
     // The harness's port probe connects and hangs up: ssh2 reports that as an error event.
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => ctx.accept());
-    client.on('session', (ctx) => {
-      const session = ctx.accept();
+    client.on('session', (accept) => {
+      const session = accept();
       session.on('exec', (accept, _reject, info) => {
         const stream = accept();
         if (info.command.startsWith('echo')) {
