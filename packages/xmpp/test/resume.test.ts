@@ -139,6 +139,24 @@ describe('XEP-0198 stream resumption', () => {
     expect(got).toEqual(['before', 'm0', 'm1', 'm2', 'm3', 'm4']);
   });
 
+  it('does not resend client stanzas the server reports as handled in <resumed h/>', async () => {
+    const h = await harness();
+    const { client: alice } = await h.login('alice', false);
+    const { client: bob, flow } = await h.login('bob', true);
+    const got = bodies(alice);
+    for (const body of ['x', 'y', 'z']) await bob.sendMessage(`alice@${DOMAIN}/r`, body);
+    await until(() => got.length === 3, "bob's messages");
+    expect(bob.sentStanzas).toBe(3);
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    await until(() => (h.server.stats()['sm-detached'] ?? 0) === 1, 'the drop');
+    await bob.resume(await h.connect());
+    await bob.ping();
+    await alice.ping();
+    expect(got).toEqual(['x', 'y', 'z']);
+  });
+
   it('refuses an unknown resumption id with item-not-found', async () => {
     const h = await harness();
     const { client: bob, flow } = await h.login('bob', true);
