@@ -8,7 +8,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type OutgoingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSystemClock, parseIpv4 } from '@morgana/core';
@@ -131,10 +131,16 @@ async function main(): Promise<void> {
   const efficiency = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
-      const p = 25_000 + Math.floor(Math.random() * 20_000);
+      const p = await freePort();
       const child = server.start(p);
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       try {
-        await waitForPort(p);
+        // The server must be up and be ours (another program may have taken the port meanwhile).
+        const answer = await firstAnswer(p, child);
+        if (!answer.includes(new TextDecoder().decode(SMALL))) {
+          console.log(`  ${server.name}: did not come up on port ${p} (${answer.slice(0, 80) || 'no answer'}); round skipped`);
+          continue;
+        }
         for (const path of PATHS) {
           const before = cpuSeconds(child.pid);
           const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${p}${path}`], { encoding: 'utf8' });
@@ -148,8 +154,8 @@ async function main(): Promise<void> {
           efficiency.set(key, [...(efficiency.get(key) ?? []), cpu > 0 ? requests / cpu : 0]);
         }
       } finally {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited;
       }
     }
   }
@@ -221,17 +227,31 @@ function tool(command: string, args: string[]): string | undefined {
   return text === '' ? undefined : text;
 }
 
-async function waitForPort(p: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(p, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
+/** A port the kernel says is free now (another program could still take it before the server binds it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
     });
-    if (ok) return;
+  });
+}
+
+/** The first answer to GET /small.txt once the server accepts connections, or '' if it exits or never answers. */
+async function firstAnswer(p: number, child: ChildProcess): Promise<string> {
+  for (let attempt = 0; attempt < 200 && child.exitCode === null && child.signalCode === null; attempt++) {
+    const answer = await new Promise<string | undefined>((resolve) => {
+      let text = '';
+      const socket = connect(p, '127.0.0.1', () => socket.end('GET /small.txt HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n'));
+      socket.setTimeout(2000, () => socket.destroy());
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('close', () => resolve(text === '' ? undefined : text));
+      socket.on('error', () => undefined);
+    });
+    if (answer !== undefined) return answer;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no server came up on port ${p}`);
+  return '';
 }
