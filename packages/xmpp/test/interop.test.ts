@@ -60,6 +60,28 @@ describe.runIf(haveProsody)('morgana client against Prosody', () => {
     await alice.close();
   });
 
+  it('resumes its session after the TCP connection is aborted (XEP-0198 §5)', async () => {
+    const alice = await login('alice', 'wonderland');
+    const flow = await stack.tcp.connect(LOOPBACK, prosody.port);
+    const bob = await connectXmpp(flow, { jid: `bob@${HOST}/resumer`, password: 'builder', clock, random, crypto: nodeCrypto, keepaliveInterval: 0, resume: true });
+    expect(bob.resumptionId).toBeDefined();
+    const got: string[] = [];
+    bob.on('message', (stanza) => got.push(text(child(stanza, 'body'))));
+    const first = next(bob, 'message');
+    await alice.sendMessage(`bob@${HOST}/resumer`, 'one');
+    await first;
+    const dropped = new Promise((resolve) => bob.on('close', resolve));
+    flow.abort();
+    await dropped;
+    for (const body of ['two', 'three']) await alice.sendMessage(`bob@${HOST}/resumer`, body);
+    await alice.ping();
+    await bob.resume(await stack.tcp.connect(LOOPBACK, prosody.port));
+    await bob.ping();
+    expect(got).toEqual(['one', 'two', 'three']);
+    await bob.close();
+    await alice.close();
+  });
+
   it('is refused with a wrong password', async () => {
     await expect(login('alice', 'wrong', { mechanisms: ['SCRAM-SHA-1'] })).rejects.toMatchObject({ condition: 'not-authorized' });
   });
