@@ -14,6 +14,9 @@ export interface ChannelConfig {
   readonly maxChannels: number;
 }
 
+/** CHANNEL_DATA header before the data: type byte, recipient channel, data length (RFC 4254 §5.2). */
+const DATA_HEADER = 9;
+
 export const CHANNEL_DEFAULTS: ChannelConfig = {
   windowSize: 2 * 1024 * 1024,
   maxPacketSize: 32 * 1024,
@@ -184,8 +187,8 @@ export class SshChannel implements Flow {
       offset += size;
       const message =
         extended === undefined
-          ? encode((w) => w.u8(MSG.CHANNEL_DATA).u32(this.remoteId).string(piece))
-          : encode((w) => w.u8(MSG.CHANNEL_EXTENDED_DATA).u32(this.remoteId).u32(extended).string(piece));
+          ? encode((w) => w.u8(MSG.CHANNEL_DATA).u32(this.remoteId).string(piece), DATA_HEADER + piece.length)
+          : encode((w) => w.u8(MSG.CHANNEL_EXTENDED_DATA).u32(this.remoteId).u32(extended).string(piece), DATA_HEADER + 4 + piece.length);
       await this.connection.transport.send(message);
     }
   }

@@ -77,9 +77,9 @@ export class SshWriter extends ByteWriter {
   }
 }
 
-/** Encodes one message from a builder. */
-export function encode(build: (writer: SshWriter) => void): Uint8Array {
-  const writer = new SshWriter(64);
+/** Encodes one message from a builder; `capacity` sizes the buffer up front (no regrowth). */
+export function encode(build: (writer: SshWriter) => void, capacity = 64): Uint8Array {
+  const writer = new SshWriter(capacity);
   build(writer);
   return writer.finish();
 }
