@@ -408,12 +408,16 @@ class Session implements XmppClient {
       void this.stream.close();
       return;
     }
+    this.rejectPending(error ?? new ProtocolError('the stream closed'));
+    void this.stream.close();
+  }
+
+  private rejectPending(error: Error): void {
     for (const waiting of this.pending.values()) {
       waiting.timer.cancel();
-      waiting.reject(error ?? new ProtocolError('the stream closed'));
+      waiting.reject(error);
     }
     this.pending.clear();
-    void this.stream.close();
   }
 
   send(stanza: XmlElement): Promise<void> {
@@ -523,6 +527,9 @@ class Session implements XmppClient {
   }
 
   async close(): Promise<void> {
+    // Closing a dropped resumable session gives up on resuming it: its pending iqs end now.
+    this.dropped = false;
+    this.rejectPending(new ProtocolError('the stream closed'));
     if (this.closed) return;
     this.finish();
     await this.stream.close();

@@ -207,6 +207,29 @@ describe('XEP-0198 stream resumption', () => {
     expect(h.server.sessions()).toContain(`bob@${DOMAIN}/r`);
   });
 
+  it('keeps pending iqs across a drop and rejects them when the client gives up with close()', async () => {
+    const h = await harness();
+    const { client: alice } = await h.login('alice', false);
+    const asked = new Promise<void>((resolve) => alice.on('iq', () => resolve()));
+    const { client: bob, flow } = await h.login('bob', true);
+    // Alice takes the request and never answers, so it is still pending when the link drops.
+    const pending = bob.iq('get', `alice@${DOMAIN}/r`, el('query', 'urn:example:slow'));
+    await asked;
+    const dropped = closed(bob);
+    flow.abort();
+    await dropped;
+    let settled = false;
+    pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    await bob.close();
+    await expect(pending).rejects.toBeInstanceOf(ProtocolError);
+    await expect(bob.resume(await h.connect())).rejects.toBeInstanceOf(ProtocolError);
+  });
+
   it('does not keep a session the client closed cleanly', async () => {
     const h = await harness();
     const { client: bob } = await h.login('bob', true);
