@@ -95,6 +95,9 @@ export class SwitchConnection {
   private keepalive: Timer | undefined;
   private writing: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** Messages emitted since the last flush: everything produced while handling one read goes out in one write. */
+  private outbox: Uint8Array[] = [];
+  private flushScheduled = false;
   private closed = false;
   /** Per-switch counters: messages in/out by type, drops by reason. */
   readonly counters = new CounterSet();
@@ -171,6 +174,8 @@ export class SwitchConnection {
     }
     this.pending.clear();
     if (graceful) {
+      // What was queued before the close (a HELLO_FAILED error, say) still goes out first.
+      this.flush();
       void this.writing.then(() => this.flow.close()).catch(() => this.flow.abort());
     } else {
       this.flow.abort();
@@ -209,12 +214,24 @@ export class SwitchConnection {
       this.close(new ProtocolError(`switch is not reading: ${this.queued} messages queued`));
       return;
     }
-    const bytes = emitMessage(message);
+    this.outbox.push(emitMessage(message));
     this.counters.add(`tx-${message.type}`);
     this.queued += 1;
-    this.writing = this.writing.then(() => this.flow.write(bytes)).then(
-      () => { this.queued -= 1; },
-      (error: unknown) => { this.queued -= 1; this.close(error instanceof Error ? error : undefined); },
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Writes the outbox as one batch, in order after earlier batches. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.outbox;
+    if (batch.length === 0) return;
+    this.outbox = [];
+    this.writing = this.writing.then(() => this.flow.writev(batch)).then(
+      () => { this.queued -= batch.length; },
+      (error: unknown) => { this.queued -= batch.length; this.close(error instanceof Error ? error : undefined); },
     );
   }
 

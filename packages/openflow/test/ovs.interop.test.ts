@@ -180,10 +180,13 @@ describe.skipIf(unavailable !== undefined && !required)('Open vSwitch (userspace
       await stopped;
       const decoded = await collect(find('tshark') as string, ['-r', capture, '-d', `tcp.port==${controller.port},openflow`, '-T', 'fields', '-e', '_ws.col.Info', '-e', '_ws.expert.message']);
       expect(decoded.code, decoded.stderr).toBe(0);
-      expect(decoded.stdout).toMatch(/OFPT_PACKET_IN/);
-      expect(decoded.stdout).toMatch(/OFPT_FLOW_MOD/);
-      expect(decoded.stdout).toMatch(/OFPT_PACKET_OUT/);
       expect(decoded.stdout).not.toMatch(/[Mm]alformed/);
+      // The controller writes each batch of messages at once, so one segment can carry several
+      // and the Info column names only some: ask for every message's type instead.
+      const types = await collect(find('tshark') as string, ['-r', capture, '-d', `tcp.port==${controller.port},openflow`, '-T', 'fields', '-e', 'openflow_1_0.type', '-e', 'openflow_v4.type']);
+      const seen = new Set(types.stdout.split(/[\s,]+/).filter((t) => t !== '').map(Number));
+      // PACKET_IN 10, PACKET_OUT 13, FLOW_MOD 14: the same numbers in 1.0 and 1.3.
+      expect([...seen]).toEqual(expect.arrayContaining([10, 13, 14]));
     });
   }
 });
