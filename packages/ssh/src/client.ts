@@ -5,10 +5,21 @@ import type { SshCrypto } from './crypto.js';
 import type { SshPrivateKey } from './keys.js';
 import { DISCONNECT, MSG } from './messages.js';
 import { type SshTransport, type TransportConfig, createTransport } from './transport.js';
-import { type SshWriter, encode } from './wire.js';
+import { SshReader, type SshWriter, encode } from './wire.js';
 
 /** Messages held unread during authentication before the client gives up on the server. */
 const MAX_UNREAD_AUTH_MESSAGES = 64;
+/** INFO_REQUEST rounds of one keyboard-interactive attempt before the client gives up. */
+const MAX_INTERACTIVE_ROUNDS = 16;
+/** Prompts accepted in one INFO_REQUEST. */
+const MAX_INTERACTIVE_PROMPTS = 32;
+
+/** One prompt of a keyboard-interactive INFO_REQUEST (RFC 4256 §3.2). */
+export interface InteractivePrompt {
+  readonly prompt: string;
+  /** Whether the answer may be shown while typed. */
+  readonly echo: boolean;
+}
 
 /** Client settings. */
 export interface SshClientOptions {
@@ -19,6 +30,11 @@ export interface SshClientOptions {
   readonly privateKey?: SshPrivateKey;
   /** A password for password authentication (tried after the key). */
   readonly password?: string;
+  /**
+   * Answers keyboard-interactive prompts (RFC 4256), tried after the password; returns one
+   * answer per prompt.
+   */
+  readonly keyboardInteractive?: (prompts: readonly InteractivePrompt[], name: string, instruction: string) => readonly string[];
   /** Decides whether to trust the server's host key (RFC 4251 §4.1); required, no default trust. */
   readonly verifyHostKey: (algorithm: string, blob: Uint8Array) => boolean;
   readonly transport?: Partial<TransportConfig>;
@@ -121,6 +137,37 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
   if (!success && options.password !== undefined) {
     const password = options.password;
     success = await attempt(encode((w) => header('password')(w).boolean(false).string(password)));
+  }
+  /** One keyboard-interactive attempt (RFC 4256 §3): INFO_REQUEST rounds until SUCCESS or FAILURE. */
+  const interactive = async (answer: NonNullable<SshClientOptions['keyboardInteractive']>): Promise<boolean> => {
+    await transport.send(encode((w) => header('keyboard-interactive')(w).string('').string('')));
+    for (let round = 0; ; round++) {
+      const reply = await next();
+      if (reply[0] === MSG.USERAUTH_SUCCESS || reply[0] === MSG.USERAUTH_FAILURE) return reply[0] === MSG.USERAUTH_SUCCESS;
+      if (reply[0] !== MSG.USERAUTH_INFO_REQUEST || round >= MAX_INTERACTIVE_ROUNDS) throw new ProtocolError(`unexpected message ${reply[0]} during keyboard-interactive authentication`);
+      const reader = new SshReader(reply, 1);
+      const name = reader.text();
+      const instruction = reader.text();
+      reader.text(); // language tag
+      const count = reader.u32();
+      if (count > MAX_INTERACTIVE_PROMPTS) throw new ProtocolError(`too many keyboard-interactive prompts: ${count}`);
+      const prompts: InteractivePrompt[] = [];
+      for (let i = 0; i < count; i++) prompts.push({ prompt: reader.text(), echo: reader.boolean() });
+      reader.expectEnd();
+      const answers = answer(prompts, name, instruction);
+      // RFC 4256 §3.4: exactly one response per prompt.
+      if (answers.length !== count) throw new ProtocolError(`expected ${count} keyboard-interactive answers, got ${answers.length}`);
+      await transport.send(encode((w) => answers.reduce((acc, text) => acc.string(text), w.u8(MSG.USERAUTH_INFO_RESPONSE).u32(count))));
+    }
+  };
+
+  if (!success && options.keyboardInteractive) {
+    try {
+      success = await interactive(options.keyboardInteractive);
+    } catch (error) {
+      if (error instanceof ProtocolError || error instanceof DecodeError) await transport.disconnect(DISCONNECT.PROTOCOL_ERROR, error.message);
+      throw error;
+    }
   }
   if (!success) {
     await transport.disconnect(DISCONNECT.NO_MORE_AUTH_METHODS_AVAILABLE, 'no authentication method succeeded');

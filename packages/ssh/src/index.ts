@@ -23,4 +23,4 @@ export {
 export { SshTransport, createTransport, type TransportConfig, type TransportDeps, type TransportRole, type TransportHandler, TRANSPORT_DEFAULTS } from './transport.js';
 export { SshChannel, SshConnection, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
 export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';
-export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult } from './client.js';
+export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult, type InteractivePrompt } from './client.js';

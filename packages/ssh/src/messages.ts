@@ -17,6 +17,9 @@ export const MSG = {
   USERAUTH_SUCCESS: 52,
   USERAUTH_BANNER: 53,
   USERAUTH_PK_OK: 60,
+  /** RFC 4256 §3.2 (same number as PK_OK: the method in progress tells them apart). */
+  USERAUTH_INFO_REQUEST: 60,
+  USERAUTH_INFO_RESPONSE: 61,
   GLOBAL_REQUEST: 80,
   REQUEST_SUCCESS: 81,
   REQUEST_FAILURE: 82,

@@ -72,7 +72,9 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
   const send = (message: Uint8Array): void => {
     transport.send(message).catch(() => undefined);
   };
-  const methods = [...(options.authorizedKeys ? ['publickey'] : []), ...(options.checkPassword ? ['password'] : [])];
+  const methods = [...(options.authorizedKeys ? ['publickey'] : []), ...(options.checkPassword ? ['password', 'keyboard-interactive'] : [])];
+  /** The user of a keyboard-interactive exchange waiting for its INFO_RESPONSE (RFC 4256 §3.2). */
+  let pendingInteractive: string | undefined;
   const failure = (): void => {
     attempts++;
     counters.add('auth-failure');
@@ -85,6 +87,8 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
   };
 
   const onUserauth = (payload: Uint8Array): void => {
+    // RFC 4256 §3.1: a new request abandons a keyboard-interactive exchange in progress.
+    pendingInteractive = undefined;
     const reader = new SshReader(payload, 1);
     const name = reader.text();
     const service = reader.text();
@@ -123,8 +127,30 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
       else failure();
       return;
     }
+    if (method === 'keyboard-interactive' && options.checkPassword) {
+      reader.text(); // language tag (deprecated, RFC 4256 §3.1)
+      reader.text(); // submethods: hints only
+      pendingInteractive = name;
+      // One prompt, the password, not echoed (RFC 4256 §3.2).
+      send(encode((w) => w.u8(MSG.USERAUTH_INFO_REQUEST).string('').string('').string('').u32(1).string('Password: ').boolean(false)));
+      return;
+    }
     // "none" and unknown methods list what can continue (RFC 4252 §5.2); "none" costs no attempt.
     if (method === 'none') send(encode((w) => w.u8(MSG.USERAUTH_FAILURE).nameList(methods).boolean(false)));
+    else failure();
+  };
+
+  const onInfoResponse = (payload: Uint8Array): void => {
+    const name = pendingInteractive;
+    if (name === undefined) throw new ProtocolError('INFO_RESPONSE without a keyboard-interactive request');
+    pendingInteractive = undefined;
+    const reader = new SshReader(payload, 1);
+    const count = reader.u32();
+    // RFC 4256 §3.4: the response count must match the prompts sent (one).
+    if (count !== 1) throw new ProtocolError(`expected 1 keyboard-interactive response, got ${count}`);
+    const password = reader.text();
+    reader.expectEnd();
+    if (options.checkPassword?.(name, password)) succeed(name);
     else failure();
   };
 
@@ -172,8 +198,9 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
           return;
         }
         if (state === 'auth') {
-          if (type !== MSG.USERAUTH_REQUEST) throw new ProtocolError(`message ${type} before authentication`);
-          onUserauth(payload);
+          if (type === MSG.USERAUTH_INFO_RESPONSE) onInfoResponse(payload);
+          else if (type === MSG.USERAUTH_REQUEST) onUserauth(payload);
+          else throw new ProtocolError(`message ${type} before authentication`);
           return;
         }
         if (type === MSG.USERAUTH_REQUEST) return;

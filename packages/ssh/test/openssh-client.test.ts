@@ -194,6 +194,30 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     expect(stdout).toBe('by password\n');
   });
 
+  for (const [answer, expected] of [
+    ['open sesame', 'accepts'],
+    ['wrong', 'refuses'],
+  ] as const) {
+    it(`${expected} a keyboard-interactive login answered through SSH_ASKPASS (RFC 4256)`, async () => {
+      const askpass = join(dir, `askpass-${expected}.sh`);
+      writeFileSync(askpass, `#!/bin/sh\necho '${answer}'\n`, { mode: 0o755 });
+      const args = sshArgs('aes128-gcm@openssh.com', 'echo interactive').filter((arg) => arg !== 'BatchMode=yes');
+      args.splice(args.indexOf('-o', args.indexOf('UserKnownHostsFile=/dev/null') + 1), 1);
+      args[args.indexOf('morgana@127.0.0.1')] = 'pw@127.0.0.1';
+      args.splice(args.indexOf('-i'), 2);
+      args.splice(args.length - 2, 0, '-o', 'PreferredAuthentications=keyboard-interactive', '-o', 'NumberOfPasswordPrompts=1');
+      const env = { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+      if (expected === 'accepts') {
+        const { stdout } = await run(SSH, args, { env });
+        expect(stdout).toBe('interactive\n');
+        expect(connections[connections.length - 1].user()).toBe('pw');
+      } else {
+        await expect(run(SSH, args, { env })).rejects.toMatchObject({ code: 255 });
+        expect(connections[connections.length - 1].stats()['auth-failure']).toBeGreaterThanOrEqual(1);
+      }
+    });
+  }
+
   it('carries ssh -W through a direct-tcpip channel to a loopback TCP service (RFC 4254 §7.2)', async () => {
     const echo = stack.tcp.listen(0, {
       address: parseIpv4('127.0.0.1'),

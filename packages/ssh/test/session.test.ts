@@ -5,6 +5,7 @@ import { VirtualClock } from '@morgana/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  type InteractivePrompt,
   type SshServerOptions,
   NONE_CIPHER,
   connectSsh,
@@ -103,6 +104,30 @@ describe('SSH between the morgana client and server', () => {
     const data = crypto.randomBytes(100_000);
     expect(Buffer.from((await c.exec('cat', data)).stdout).equals(Buffer.from(data))).toBe(true);
     await c.close();
+  });
+
+  it('authenticates by keyboard-interactive with one hidden password prompt and refuses a wrong answer (RFC 4256)', async () => {
+    const seen: InteractivePrompt[][] = [];
+    const [a, b] = createFlowPair();
+    const srv = server(b);
+    const c = await client(a, {
+      privateKey: undefined,
+      keyboardInteractive: (prompts) => {
+        seen.push([...prompts]);
+        return ['secret'];
+      },
+    });
+    expect(seen).toEqual([[{ prompt: 'Password: ', echo: false }]]);
+    expect(srv.user()).toBe('alice');
+    expect((await c.exec('echo ok')).exitStatus).toBe(0);
+    await c.close();
+    const [x, y] = createFlowPair();
+    const refused = server(y);
+    await expect(client(x, { privateKey: undefined, keyboardInteractive: () => ['wrong'] })).rejects.toThrow('authentication failed');
+    expect(refused.stats()['auth-failure']).toBe(1);
+    const [p, q] = createFlowPair();
+    server(q);
+    await expect(client(p, { privateKey: undefined, keyboardInteractive: () => [] })).rejects.toThrow('expected 1 keyboard-interactive answers');
   });
 
   it('authenticates by password and refuses a wrong one', async () => {
