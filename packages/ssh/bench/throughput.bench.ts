@@ -11,7 +11,7 @@
 // Handshake latency: TCP connect + key exchange + publickey auth + exec `echo hi` + close,
 // the mean over several runs (for OpenSSH ssh this includes starting the ssh process).
 // Run: node tools/bench.mjs ssh/bench/throughput   (MORGANA_BENCH_MB, default 200)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey]);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
-  console.log(execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'OpenSSH (ssh -V on stderr)');
+  console.log(`peer: ${spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr.trim()}, ${process.version}`);
 
   const ssh2Dir = join(dir, 'ssh2');
   let ssh2Path: string | undefined;
