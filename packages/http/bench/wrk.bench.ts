@@ -170,7 +170,9 @@ async function main(): Promise<void> {
       const rate = median(values);
       const perCpu = median(efficiency.get(`${server.name}\t${path}`) ?? [0]);
       const ratio = server === servers[0] ? '' : `; morgana / this: ${(ours / rate).toFixed(2)} (per CPU second ${(oursPerCpu / perCpu).toFixed(2)})`;
-      console.log(`  ${server.name.padEnd(30)} ${rate.toFixed(0).padStart(6)} requests/s, ${perCpu.toFixed(0).padStart(6)} per CPU second (rounds: ${values.map((v) => v.toFixed(0)).join(', ')})${ratio}`);
+      const perCpuRounds = efficiency.get(`${server.name}\t${path}`) ?? [];
+      const rounds = values.map((v, i) => `${v.toFixed(0)}/${(perCpuRounds[i] ?? 0).toFixed(0)}`).join(', ');
+      console.log(`  ${server.name.padEnd(30)} ${rate.toFixed(0).padStart(6)} requests/s, ${perCpu.toFixed(0).padStart(6)} per CPU second${ratio}\n      rounds (requests/s / per CPU second): ${rounds}`);
     }
   }
   rmSync(dir, { recursive: true, force: true });
