@@ -360,6 +360,27 @@ export class HttpServer {
   }
 
   /**
+   * @internal The whole answer as bytes made earlier this second, when there are some: frozen
+   * headers already serialized, a fixed body, an HTTP/1.1 request, the connection kept.
+   * Anything else (or a first time) goes through {@link sendResponse}.
+   */
+  readyAnswer(request: MessageHead, response: HttpResponse): Uint8Array | undefined {
+    const headers = response.headers;
+    const body = response.body;
+    if (request.minorVersion === 0 || !(headers instanceof Headers) || !(body === undefined || body === null || body instanceof Uint8Array)) return undefined;
+    const head = this.heads.get(headers);
+    const status = response.status;
+    if (head === undefined || head.close || head.status !== status || head.reason !== (response.reason ?? STATUS_TEXT[status] ?? '')) return undefined;
+    const bodyless = status < 200 || status === 204 || status === 304;
+    const bytes = body ?? EMPTY;
+    const sendsBody = !bodyless && request.method !== 'HEAD';
+    if (sendsBody && head.contentLength >= 0 && head.contentLength !== bytes.length) return undefined;
+    const whole = this.wholeMessage(head, head.contentLength < 0 && !bodyless ? `Content-Length: ${bytes.length}\r\n` : '', sendsBody ? bytes : EMPTY);
+    if (whole !== undefined) this.responses++;
+    return whole;
+  }
+
+  /**
    * @internal Writes a response; resolves true when the connection must close after it (asked
    * to, or the body was delimited by closing).
    */
@@ -556,12 +577,13 @@ class Connection implements ParserHandler {
       for (;;) {
         while (this.messages.length === 0 && this.parseError === undefined && !this.eof) {
           const now = server.clock.now();
-          if (this.parser.idle) await this.pull(now + server.keepAliveTimeout);
+          if (this.parser.idle) this.setDeadline(now + server.keepAliveTimeout);
           else {
             // RFC 9112 §2.2 leaves slow heads to the server: the whole head gets headersTimeout (slowloris).
             if (this.headDeadline < 0) this.headDeadline = now + server.headersTimeout;
-            await this.pull(this.headDeadline);
+            this.setDeadline(this.headDeadline);
           }
+          this.take(await this.flow.read());
         }
         if (this.messages.length === 0) {
           if (this.parseError !== undefined) await server.sendError(this.flow, this.parseError);
@@ -586,7 +608,11 @@ class Connection implements ParserHandler {
   /** Reads one chunk from the flow into the parser; the flow is aborted if none comes by `deadline`. */
   async pull(deadline: number): Promise<void> {
     this.setDeadline(deadline);
-    const chunk = await this.flow.read();
+    this.take(await this.flow.read());
+  }
+
+  /** Feeds what a read returned to the parser. */
+  private take(chunk: Uint8Array | null): void {
     this.deadline = Infinity;
     if (chunk === null) {
       this.eof = true;
@@ -621,6 +647,14 @@ class Connection implements ParserHandler {
       // RFC 9110 §10.1.1: a client that got no 100 Continue may never send the body.
       const unsent = head.expectContinue && !request.continued;
       if (unsent || remaining > server.maxDrain || this.eof) keepAlive = false;
+    }
+    if (keepAlive && message.ended) {
+      // The common case, a cached answer to a whole request, costs one write and no more awaits.
+      const whole = server.readyAnswer(head, response);
+      if (whole !== undefined) {
+        await this.flow.write(whole);
+        return true;
+      }
     }
     // Answer first: a client may wait for the answer before sending more of the body.
     const close = await server.sendResponse(this.flow, head, response, keepAlive);

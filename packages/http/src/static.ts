@@ -385,23 +385,24 @@ async function* streamFile(source: FileSource, path: string, size: number): Asyn
 /** A {@link FileSource} over files held in memory (a bundled site). */
 export function createMemorySource(files: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>, mtimeMs: number): FileSource {
   const map = files instanceof Map ? files : new Map(Object.entries(files));
+  const directory: FileInfo = { size: 0, mtimeMs, isDirectory: true };
   const directories = new Set<string>(['']);
   for (const path of map.keys()) {
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) directories.add(parts.slice(0, i).join('/'));
   }
   return {
-    async stat(path) {
+    // Not async functions: a resolved promise is all a lookup in memory needs.
+    stat(path) {
       const clean = path.endsWith('/') ? path.slice(0, -1) : path;
       const file = map.get(clean);
-      if (file !== undefined) return { size: file.length, mtimeMs, isDirectory: false };
-      if (directories.has(clean)) return { size: 0, mtimeMs, isDirectory: true };
-      return undefined;
+      if (file !== undefined) return Promise.resolve({ size: file.length, mtimeMs, isDirectory: false });
+      return Promise.resolve(directories.has(clean) ? directory : undefined);
     },
-    async read(path, start, end) {
+    read(path, start, end) {
       const file = map.get(path);
-      if (file === undefined) throw new Error(`no such file: ${path}`);
-      return file.subarray(start, end);
+      if (file === undefined) return Promise.reject(new Error(`no such file: ${path}`));
+      return Promise.resolve(file.subarray(start, end));
     },
   };
 }
