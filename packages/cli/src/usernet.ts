@@ -94,6 +94,8 @@ export async function startUsernet(options: UsernetOptions): Promise<Usernet> {
       const server = createServer({ allowHalfOpen: true }, (socket) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
+        // Without this, Nagle holds each answer's last segment until the client's delayed ACK (~40 ms).
+        socket.setNoDelay(true);
         socket.pause();
         host.tcp.connect(guestAddress, forward.guestPort, { timeout: 10_000 }).then(
           (flow) => {

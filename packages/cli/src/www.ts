@@ -11,7 +11,8 @@ export async function startWww(options: { readonly source: FileSource | string; 
   const clock = options.clock ?? createSystemClock();
   const source = typeof options.source === 'string' ? await createFolderSource(options.source) : options.source;
   const backend = await openBackend(options.backend, { port: 80, defaultListen: '127.0.0.1:8080', defaultForwards: ['8080:80'], protocols: ['tcp'] }, options.log, clock);
-  const statics = createStaticHandler(source);
+  // Files are stat'ed at most once a second each: a changed file is served within a second.
+  const statics = createStaticHandler(source, { clock, revalidateAfter: 1000 });
   const server = new HttpServer(
     async (request) => {
       const response = await statics(request);
