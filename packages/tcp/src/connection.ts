@@ -30,8 +30,8 @@ import {
   transition,
 } from './state.js';
 import type { TcpEvent } from './state.js';
-import { MAX_WINDOW_SCALE, TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, tcpOptionsLength } from './wire.js';
-import type { SackBlock, TcpRepr } from './wire.js';
+import { MAX_WINDOW_SCALE, NO_SACK, TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, scratchTcpRepr, tcpOptionsLength } from './wire.js';
+import type { MutableTcpRepr, TcpRepr } from './wire.js';
 
 /** What a connection needs from the TCP layer that owns it. */
 export interface ConnectionHost {
@@ -84,32 +84,15 @@ const RECEIVE_BLOCK_MIN_ROOM = 16 * 1024;
 /** Smallest MSS a PMTU report can push us to (RFC 1191 §3: 68-byte MTU less headers, rounded as Linux does). */
 const MIN_PMTU_MSS = 88;
 
-const NO_SACK: readonly SackBlock[] = [];
 /**
  * With a device that offloads checksums, the segment leaves its checksum zeroed and the IP
  * layer seeds it with the pseudo-header sum for the device to finish (CHECKSUM_PARTIAL).
  */
 const CHECKSUM_BY_IP: IpWriteOptions = { checksumOffset: TcpField.checksum };
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The header of the segment being sent: one object, reused (no allocation per segment). */
-const txRepr: Mutable<TcpRepr> = {
-  sourcePort: 0,
-  destinationPort: 0,
-  seq: 0,
-  ack: 0,
-  flags: 0,
-  window: 0,
-  urgent: 0,
-  mss: undefined,
-  windowScale: undefined,
-  sackPermitted: false,
-  sackBlocks: NO_SACK,
-  tsVal: undefined,
-  tsEcr: undefined,
-  payload: new Uint8Array(0),
-};
+const txRepr: MutableTcpRepr = scratchTcpRepr();
 const txBlockStore = [0, 1, 2, 3].map(() => ({ left: 0, right: 0 }));
 /** `txBlockViews[n]`: the first n blocks of the store, so SACK lists need no allocation. */
 const txBlockViews = [0, 1, 2, 3, 4].map((n) => txBlockStore.slice(0, n));

@@ -44,8 +44,8 @@ import {
 } from './isn.js';
 import { seqAdd, seqGt } from './seq.js';
 import { resetFor } from './state.js';
-import { TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, parseTcp, tcpOptionsLength } from './wire.js';
-import type { SackBlock, TcpChecksumContext, TcpRepr } from './wire.js';
+import { TCP_HEADER_LENGTH, TCP_PROTOCOL, TcpField, TcpFlag, emitTcpHeader, fillTcpChecksum, parseTcp, scratchTcpRepr, tcpOptionsLength } from './wire.js';
+import type { MutableTcpRepr, TcpChecksumContext, TcpRepr } from './wire.js';
 
 /** What {@link createTcp} needs from below. */
 export interface TcpDependencies {
@@ -57,8 +57,6 @@ export interface TcpDependencies {
 /** The RFC 9293 §3.7.1 default MSS for a peer that sends no MSS option. */
 const DEFAULT_MSS = 536;
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-const NO_SACK: readonly SackBlock[] = [];
 
 /** A listening port. */
 class Listener implements TcpListener, ListenerRef {
@@ -240,22 +238,7 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): TcpLayer {
   };
 
   // Stateless replies (resets for closed ports, SYN-cookie SYN-ACKs): one scratch header and fill.
-  const reply: Mutable<TcpRepr> = {
-    sourcePort: 0,
-    destinationPort: 0,
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    window: 0,
-    urgent: 0,
-    mss: undefined,
-    windowScale: undefined,
-    sackPermitted: false,
-    sackBlocks: NO_SACK,
-    tsVal: undefined,
-    tsEcr: undefined,
-    payload: new Uint8Array(0),
-  };
+  const reply: MutableTcpRepr = scratchTcpRepr();
   let replySource = 0 as Ipv4Address;
   let replyDestination = 0 as Ipv4Address;
   const fillReply = (buffer: Uint8Array): number => {
@@ -427,7 +410,7 @@ export function createTcp(deps: TcpDependencies, config?: TcpConfig): TcpLayer {
     return seqGt(segment.seq, connection.rcvNxt);
   };
 
-  const context: Mutable<TcpChecksumContext> = { source: 0 as Ipv4Address, destination: 0 as Ipv4Address };
+  const context: { -readonly [K in keyof TcpChecksumContext]: TcpChecksumContext[K] } = { source: 0 as Ipv4Address, destination: 0 as Ipv4Address };
 
   const input = (payload: Uint8Array, info: IpReceiveInfo): void => {
     host.traffic.segmentsReceived++;

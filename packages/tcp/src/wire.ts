@@ -169,7 +169,31 @@ export function fillTcpChecksum(bytes: Uint8Array, length: number, source: Ipv4A
   writeU16(bytes, TcpField.checksum, ~tcpChecksumSum(bytes, length, source, destination) & 0xffff);
 }
 
-const NO_SACK: readonly SackBlock[] = [];
+/** No SACK blocks: one shared empty list. */
+export const NO_SACK: readonly SackBlock[] = [];
+
+/** A {@link TcpRepr} whose fields the sender overwrites in place. */
+export type MutableTcpRepr = { -readonly [K in keyof TcpRepr]: TcpRepr[K] };
+
+/** A blank header to reuse for every segment a sender builds (no allocation per segment). */
+export function scratchTcpRepr(): MutableTcpRepr {
+  return {
+    sourcePort: 0,
+    destinationPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    urgent: 0,
+    mss: undefined,
+    windowScale: undefined,
+    sackPermitted: false,
+    sackBlocks: NO_SACK,
+    tsVal: undefined,
+    tsEcr: undefined,
+    payload: new Uint8Array(0),
+  };
+}
 
 /**
  * Parses a segment. With `context`, verifies the checksum first. Throws {@link DecodeError}
