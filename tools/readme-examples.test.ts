@@ -1,0 +1,137 @@
+// Every package README starts with the same format (docs/README format: title, what it is, an
+// install line, a runnable example) and its first ```ts block runs as written: the block is
+// copied into a gitignored folder inside the repository, so that vitest resolves @morgana/* to
+// the packages' sources, and imported. An example that throws (its own node:assert checks
+// included), hangs for longer than the limit, or leaves a timer or socket open fails here.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const packagesDir = join(root, 'packages');
+/** Inside the repository (so aliases apply) and in .gitignore. */
+const scratch = join(root, 'tools', '.readme-examples');
+/** A README example must finish well within this; the format asks for about 3 s. */
+const exampleTimeout = 10_000;
+
+export interface ReadmeHead {
+  title: string;
+  description: string;
+  install: string;
+  example: string;
+}
+
+/**
+ * Splits a README's head into the four parts the format requires, or says which is missing.
+ * The order is fixed: `# @morgana/<name>`, one or more lines of prose, a ```sh block with the
+ * install line, then (possibly after more prose) the first ```ts block.
+ */
+export function parseReadmeHead(text: string): ReadmeHead | string {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const title = lines[0] ?? '';
+  if (!title.startsWith('# ')) return 'the first line is not a "# " title';
+  let i = 1;
+  while (i < lines.length && lines[i].trim() === '') i++;
+  const prose: string[] = [];
+  while (i < lines.length && !lines[i].startsWith('```') && !lines[i].startsWith('#')) prose.push(lines[i++]);
+  if (prose.join(' ').trim() === '') return 'no sentence says what the package implements before the install block';
+  if (!/^```(sh|bash|shell)\s*$/.test(lines[i] ?? '')) return 'the block after the description is not a ```sh install block';
+  const installLines: string[] = [];
+  for (i++; i < lines.length && !lines[i].startsWith('```'); i++) installLines.push(lines[i]);
+  const example = text.split('\n').slice(i + 1).join('\n');
+  const match = /^```ts\s*\n([\s\S]*?)^```\s*$/m.exec(example);
+  if (match === null) return 'no ```ts example block follows the install block';
+  const between = example.slice(0, match.index);
+  if (/^```/m.test(between)) return 'another code block comes between the install block and the ```ts example';
+  return { title: title.slice(2).trim(), description: prose.join('\n').trim(), install: installLines.join('\n'), example: match[1] };
+}
+
+/** The first ```ts block, whatever comes before it (the format test checks the order). */
+export function firstTsBlock(text: string): string | undefined {
+  return /^```ts\s*\n([\s\S]*?)^```\s*$/m.exec(text.replace(/\r\n/g, '\n'))?.[1];
+}
+
+/** True when `install` holds an `npm install` command that names `@morgana/<name>`. */
+export function installsPackage(install: string, name: string): boolean {
+  const escaped = name.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&');
+  return install.split('\n').some((line) => new RegExp(`^\\s*npm (install|i)\\b.*\\s@morgana/${escaped}(\\s|$|@)`).test(line));
+}
+
+/** Counts of the handle kinds an example must not leave behind. */
+function openHandles(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (/Timeout|Immediate|TCP|UDP|Pipe|FSEvent|Signal/.test(kind)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function leftOpen(before: Map<string, number>, after: Map<string, number>): string[] {
+  const leaks: string[] = [];
+  for (const [kind, count] of after) if (count > (before.get(kind) ?? 0)) leaks.push(`${count - (before.get(kind) ?? 0)} ${kind}`);
+  return leaks;
+}
+
+const readmes = readdirSync(packagesDir)
+  .filter((name) => existsSync(join(packagesDir, name, 'package.json')) && existsSync(join(packagesDir, name, 'README.md')))
+  .sort();
+
+describe('README format', () => {
+  it('parses a README head and rejects one without an install block', () => {
+    const good = '# @morgana/x\n\nDoes x.\n\n```sh\nnpm install @morgana/x\n```\n\n```ts\nconsole.log(1);\n```\n';
+    expect(parseReadmeHead(good)).toEqual({ title: '@morgana/x', description: 'Does x.', install: 'npm install @morgana/x', example: 'console.log(1);\n' });
+    expect(parseReadmeHead('# @morgana/x\n\nDoes x.\n\n```ts\nconsole.log(1);\n```\n')).toMatch(/install/);
+    expect(parseReadmeHead('# @morgana/x\n\n```sh\nnpm install @morgana/x\n```\n')).toMatch(/sentence/);
+    expect(installsPackage('npm install -g @morgana/cli', 'cli')).toBe(true);
+    expect(installsPackage('npm install @morgana/ssh @morgana/ssh-crypto-node', 'ssh')).toBe(true);
+    expect(installsPackage('npm install @morgana/ssh-crypto-node', 'ssh')).toBe(false);
+  });
+
+  for (const name of readmes) {
+    it(`packages/${name}/README.md starts with its title, a description, the install line and a ts example`, () => {
+      const head = parseReadmeHead(readFileSync(join(packagesDir, name, 'README.md'), 'utf8'));
+      if (typeof head === 'string') expect.fail(`packages/${name}/README.md: ${head}`);
+      expect(head.title, `packages/${name}/README.md title`).toBe(`@morgana/${name}`);
+      expect(installsPackage(head.install, name), `packages/${name}/README.md install line: ${head.install}`).toBe(true);
+      expect(head.example, `packages/${name}/README.md example imports @morgana/${name}`).toMatch(new RegExp(`from '@morgana/${name}'`));
+    });
+  }
+});
+
+describe('README examples run', () => {
+  mkdirSync(scratch, { recursive: true });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  for (const name of readmes) {
+    it(`packages/${name}/README.md: the first ts block runs, checks itself and closes what it opens`, async () => {
+      const example = firstTsBlock(readFileSync(join(packagesDir, name, 'README.md'), 'utf8'));
+      if (example === undefined) expect.fail(`packages/${name}/README.md has no \`\`\`ts block`);
+      const file = join(scratch, `${name}.ts`);
+      writeFileSync(file, example);
+      const output: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void output.push(args.map(String).join(' ')));
+      const before = openHandles();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const hung = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`packages/${name}/README.md example did not finish in ${exampleTimeout} ms`)), exampleTimeout);
+        });
+        await Promise.race([import(pathToFileURL(file).href), hung]).catch((error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          throw new Error(`packages/${name}/README.md example failed: ${message}\noutput:\n${output.join('\n')}`, { cause: error });
+        });
+      } finally {
+        clearTimeout(timer);
+        log.mockRestore();
+      }
+      // Sockets close asynchronously: give them a few turns of the event loop.
+      let leaks = leftOpen(before, openHandles());
+      for (let turn = 0; turn < 20 && leaks.length > 0; turn++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        leaks = leftOpen(before, openHandles());
+      }
+      expect(leaks, `packages/${name}/README.md example left open`).toEqual([]);
+    }, exampleTimeout + 5_000);
+  }
+});
