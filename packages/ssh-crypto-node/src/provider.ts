@@ -3,17 +3,19 @@ import {
   type KeyObject,
   createCipheriv,
   createDecipheriv,
+  createDiffieHellman,
   createHash,
   createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
+  getDiffieHellman,
   randomBytes,
   sign,
   verify,
 } from 'node:crypto';
-import type { RsaPrivateKey, RsaPublicKey, SshCrypto, SshHash, StreamCipher, X25519KeyPair } from '@morgana/ssh';
+import type { Modp14KeyPair, RsaPrivateKey, RsaPublicKey, SshCrypto, SshHash, StreamCipher, X25519KeyPair } from '@morgana/ssh';
 import { poly1305 } from './poly1305.js';
 
 // DER prefixes of PKCS #8 / SubjectPublicKeyInfo for the raw 32-byte curve keys (RFC 8410).
@@ -22,6 +24,10 @@ const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 
 const X25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
 const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
 const GCM_TAG = 16;
+/** OpenSSL's built-in RFC 3526 group 14 (2048-bit MODP, generator 2). */
+const MODP14 = 'modp14';
+const MODP14_PRIME = getDiffieHellman(MODP14).getPrime();
+const MODP14_GENERATOR = 2;
 
 function der(prefix: Uint8Array, key: Uint8Array): Buffer {
   return Buffer.concat([prefix, key]);
@@ -107,6 +113,18 @@ export function createNodeSshCrypto(): SshCrypto {
           publicKey: createPublicKey({ key: der(X25519_SPKI, peerPublicKey), format: 'der', type: 'spki' }),
         }),
       );
+    },
+
+    modp14Generate(): Modp14KeyPair {
+      const group = getDiffieHellman(MODP14);
+      group.generateKeys();
+      return { privateKey: bytes(group.getPrivateKey()), publicKey: bytes(group.getPublicKey()) };
+    },
+    modp14(privateKey, peerPublic) {
+      // A named group cannot take a given private key; the same prime and generator can.
+      const group = createDiffieHellman(MODP14_PRIME, MODP14_GENERATOR);
+      group.setPrivateKey(privateKey);
+      return bytes(group.computeSecret(peerPublic));
     },
 
     ed25519PublicKey(seed) {

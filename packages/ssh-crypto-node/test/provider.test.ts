@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { fromHex, toHex, utf8Encode } from '@morgana/core';
-import { constantTimeEqual } from '@morgana/ssh';
+import { MODP14_PRIME, constantTimeEqual } from '@morgana/ssh';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createNodeSshCrypto, poly1305 } from '../src/index.js';
@@ -40,6 +40,23 @@ describe('node:crypto SSH provider', () => {
     signature[3] ^= 1;
     expect(crypto.ed25519Verify(publicKey, new Uint8Array(0), signature)).toBe(false);
     expect(crypto.ed25519Verify(publicKey.subarray(1), new Uint8Array(0), signature)).toBe(false);
+  });
+
+  it('agrees on a group 14 secret 2^(xy) mod p over the RFC 3526 §3 prime', () => {
+    const p = BigInt(`0x${toHex(MODP14_PRIME)}`);
+    const power = (base: bigint, exponent: bigint): bigint => {
+      let result = 1n;
+      for (let b = base % p, e = exponent; e > 0n; e >>= 1n, b = (b * b) % p) if (e & 1n) result = (result * b) % p;
+      return result;
+    };
+    const a = crypto.modp14Generate();
+    const b = crypto.modp14Generate();
+    const x = BigInt(`0x${toHex(a.privateKey)}`);
+    const y = BigInt(`0x${toHex(b.privateKey)}`);
+    expect(BigInt(`0x${toHex(a.publicKey)}`)).toBe(power(2n, x));
+    const secret = BigInt(`0x${toHex(crypto.modp14(a.privateKey, b.publicKey))}`);
+    expect(secret).toBe(power(2n, x * y));
+    expect(BigInt(`0x${toHex(crypto.modp14(b.privateKey, a.publicKey))}`)).toBe(secret);
   });
 
   it('signs and verifies rsa-sha2-256 and rsa-sha2-512 (RFC 8332)', () => {

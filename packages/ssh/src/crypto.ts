@@ -12,6 +12,15 @@ export interface X25519KeyPair {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * A Diffie-Hellman key pair in the 2048-bit MODP group 14 (RFC 3526 §3, generator 2): the
+ * private exponent x and the public value 2^x mod p, both big-endian unsigned integers.
+ */
+export interface Modp14KeyPair {
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
 /** An RSA public key as big-endian unsigned integers. */
 export interface RsaPublicKey {
   readonly n: Uint8Array;
@@ -45,6 +54,14 @@ export interface SshCrypto {
   x25519Generate(): X25519KeyPair;
   /** The X25519 shared secret (RFC 7748 §5); throws on an invalid peer key. */
   x25519(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
+
+  /** A fresh group 14 key pair (RFC 3526 §3) with a random private exponent. */
+  modp14Generate(): Modp14KeyPair;
+  /**
+   * The group 14 shared secret peerPublic^privateKey mod p, big-endian (leading zeros allowed).
+   * The caller checks 1 < peerPublic < p-1 first (RFC 4253 §8); a provider may throw too.
+   */
+  modp14(privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array;
 
   /** The 32-byte Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
   ed25519PublicKey(seed: Uint8Array): Uint8Array;

@@ -1,4 +1,4 @@
-export { type SshCrypto, type SshHash, type X25519KeyPair, type RsaPublicKey, type RsaPrivateKey, type StreamCipher, constantTimeEqual } from './crypto.js';
+export { type SshCrypto, type SshHash, type X25519KeyPair, type Modp14KeyPair, type RsaPublicKey, type RsaPrivateKey, type StreamCipher, constantTimeEqual } from './crypto.js';
 export { SshReader, SshWriter, encode } from './wire.js';
 export { MSG, DISCONNECT } from './messages.js';
 export { type PacketCipher, type CipherName, type MacName, type MacKey, CIPHER_NAMES, MAC_NAMES, isAeadCipher, macKeySize, NONE_CIPHER, createPacketCipher, cipherKeySizes, framePacket } from './packet.js';
@@ -20,6 +20,7 @@ export {
   formatPublicKey,
   parseOpenSshPrivateKey,
 } from './keys.js';
+export { KEX_NAMES, type KexName, type KexMethod, type KexKeyPair, MODP14_PRIME, isValidModp14Public, kexMethod } from './kex-method.js';
 export { SshTransport, createTransport, type TransportConfig, type TransportDeps, type TransportRole, type TransportHandler, TRANSPORT_DEFAULTS } from './transport.js';
 export { SshChannel, SshConnection, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
 export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';

@@ -1,4 +1,4 @@
-/** KEXINIT (RFC 4253 §7.1), algorithm negotiation, curve25519-sha256 (RFC 8731) and key derivation (§7.2). */
+/** KEXINIT (RFC 4253 §7.1), algorithm negotiation, the exchange hash and key derivation (§7.2). */
 import { DecodeError, ProtocolError } from '@morgana/core';
 import type { SshCrypto } from './crypto.js';
 import { MSG } from './messages.js';
@@ -65,8 +65,6 @@ export function emitKexInit(repr: KexInitRepr): Uint8Array {
   });
 }
 
-/** Key exchange methods implemented (both names of RFC 8731's method). */
-export const KEX_NAMES = ['curve25519-sha256', 'curve25519-sha256@libssh.org'] as const;
 /** Strict KEX markers (OpenSSH PROTOCOL §1.10, the Terrapin countermeasure). */
 export const STRICT_KEX_CLIENT = 'kex-strict-c-v00@openssh.com';
 export const STRICT_KEX_SERVER = 'kex-strict-s-v00@openssh.com';
@@ -123,7 +121,7 @@ export function negotiate(client: KexInitRepr, server: KexInitRepr): Negotiated 
   };
 }
 
-/** The inputs of the exchange hash (RFC 8731 §3, RFC 5656 §4). */
+/** The inputs of the exchange hash (RFC 8731 §3 and RFC 5656 §4 for ECDH, RFC 4253 §8 for DH). */
 export interface ExchangeHashInput {
   readonly clientVersion: string;
   readonly serverVersion: string;
@@ -132,24 +130,25 @@ export interface ExchangeHashInput {
   readonly hostKeyBlob: Uint8Array;
   readonly clientPublic: Uint8Array;
   readonly serverPublic: Uint8Array;
-  /** The raw X25519 output, read as a big-endian integer (RFC 8731 §3.1). */
+  /**
+   * How the public values are hashed: strings Q_C/Q_S (ECDH, the default) or mpints e/f
+   * (finite-field DH, RFC 4253 §8).
+   */
+  readonly publicEncoding?: 'string' | 'mpint';
+  /** K as a big-endian integer (the raw X25519 output for curve25519, RFC 8731 §3.1). */
   readonly sharedSecret: Uint8Array;
 }
 
-/** H = SHA-256(V_C ‖ V_S ‖ I_C ‖ I_S ‖ K_S ‖ Q_C ‖ Q_S ‖ K). */
+/** H = SHA-256(V_C ‖ V_S ‖ I_C ‖ I_S ‖ K_S ‖ Q_C ‖ Q_S ‖ K), or with mpints e ‖ f for DH. */
 export function exchangeHash(crypto: SshCrypto, input: ExchangeHashInput): Uint8Array {
+  const asMpint = input.publicEncoding === 'mpint';
   return crypto.sha256(
-    encode((w) =>
-      w
-        .string(input.clientVersion)
-        .string(input.serverVersion)
-        .string(input.clientKexInit)
-        .string(input.serverKexInit)
-        .string(input.hostKeyBlob)
-        .string(input.clientPublic)
-        .string(input.serverPublic)
-        .mpint(input.sharedSecret),
-    ),
+    encode((w) => {
+      w.string(input.clientVersion).string(input.serverVersion).string(input.clientKexInit).string(input.serverKexInit).string(input.hostKeyBlob);
+      if (asMpint) w.mpint(input.clientPublic).mpint(input.serverPublic);
+      else w.string(input.clientPublic).string(input.serverPublic);
+      w.mpint(input.sharedSecret);
+    }, 1024),
   );
 }
 

@@ -22,7 +22,6 @@ import {
 import type { SshCrypto } from './crypto.js';
 import {
   EXT_INFO_CLIENT,
-  KEX_NAMES,
   type KexInitRepr,
   type Negotiated,
   STRICT_KEX_CLIENT,
@@ -33,6 +32,7 @@ import {
   negotiate,
   parseKexInit,
 } from './kex.js';
+import { KEX_NAMES, type KexKeyPair, type KexMethod, type KexName, kexMethod } from './kex-method.js';
 import { SIGNATURE_ALGORITHMS, type SshPrivateKey, verifySignature } from './keys.js';
 import { DISCONNECT, MSG, isKexMessage } from './messages.js';
 import {
@@ -49,7 +49,7 @@ import {
   framePacket,
   macKeySize,
 } from './packet.js';
-import { SshReader, encode } from './wire.js';
+import { SshReader, type SshWriter, encode } from './wire.js';
 
 /** Limits and timers of a transport; every field has a default in {@link TRANSPORT_DEFAULTS}. */
 export interface TransportConfig {
@@ -69,6 +69,8 @@ export interface TransportConfig {
   readonly rekeyIntervalMs: number;
   /** Messages queued while a key exchange is running (RFC 4253 §7.1 forbids sending them). */
   readonly maxQueuedMessages: number;
+  /** Key exchange methods offered, in preference order. */
+  readonly kexAlgorithms: readonly KexName[];
   /** Ciphers offered, in preference order. */
   readonly ciphers: readonly CipherName[];
   /** MACs offered for the aes-ctr ciphers, in preference order. */
@@ -86,6 +88,7 @@ export const TRANSPORT_DEFAULTS: TransportConfig = {
   rekeyBytes: 1 << 30,
   rekeyIntervalMs: 3_600_000,
   maxQueuedMessages: 1024,
+  kexAlgorithms: KEX_NAMES,
   ciphers: CIPHER_NAMES,
   macs: MAC_NAMES,
   hostKeyAlgorithms: SIGNATURE_ALGORITHMS,
@@ -160,7 +163,8 @@ export class SshTransport {
   private firstKexDone = false;
   private ourKexInit: Uint8Array | undefined;
   private peerKexInit: Uint8Array | undefined;
-  private ephemeral: { privateKey: Uint8Array; publicKey: Uint8Array } | undefined;
+  /** The client's method and key pair between its KEX(EC)DH_INIT and the server's reply. */
+  private ephemeral: { method: KexMethod; keys: KexKeyPair } | undefined;
   private ignoreNextKexPacket = false;
   private sentNewKeys = false;
   private receivedNewKeys = false;
@@ -436,7 +440,7 @@ export class SshTransport {
 
   private sendKexInit(): void {
     const hostKeyAlgorithms = this.roleConfig.role === 'server' ? [this.roleConfig.hostKey.algorithm] : this.config.hostKeyAlgorithms;
-    const kex: string[] = [...KEX_NAMES];
+    const kex: string[] = [...this.config.kexAlgorithms];
     if (!this.firstKexDone) kex.push(this.isClient ? EXT_INFO_CLIENT : STRICT_KEX_SERVER);
     if (!this.firstKexDone && this.isClient) kex.push(STRICT_KEX_CLIENT);
     const repr: KexInitRepr = {
@@ -526,32 +530,23 @@ export class SshTransport {
     }
     this.phase = 'awaiting-ecdh';
     if (this.isClient) {
-      this.ephemeral = this.deps.crypto.x25519Generate();
-      const ephemeral = this.ephemeral;
-      this.writePacket(encode((w) => w.u8(MSG.KEX_ECDH_INIT).string(ephemeral.publicKey))).catch((error: unknown) => this.fail(asError(error)));
+      const method = kexMethod(negotiated.kex);
+      const keys = method.generate(this.deps.crypto);
+      this.ephemeral = { method, keys };
+      // RFC 4253 §8 KEXDH_INIT carries mpint e; RFC 5656 §7.1 KEX_ECDH_INIT a string Q_C.
+      const init = encode((w) => writePublic(w.u8(MSG.KEX_ECDH_INIT), method, keys.publicKey), 16 + keys.publicKey.length);
+      this.writePacket(init).catch((error: unknown) => this.fail(asError(error)));
     }
-  }
-
-  private sharedSecret(privateKey: Uint8Array, peerPublic: Uint8Array): Uint8Array {
-    if (peerPublic.length !== 32) throw new ProtocolError('X25519 public key must be 32 bytes');
-    let secret: Uint8Array;
-    try {
-      secret = this.deps.crypto.x25519(privateKey, peerPublic);
-    } catch {
-      throw new ProtocolError('invalid X25519 public key');
-    }
-    // RFC 8731 §3: an all-zero shared secret means a low-order point; abort.
-    if (secret.every((byte) => byte === 0)) throw new ProtocolError('X25519 shared secret is zero');
-    return secret;
   }
 
   private serverEcdh(payload: Uint8Array): void {
     if (this.roleConfig.role !== 'server') return;
+    const method = kexMethod(this.negotiated?.kex ?? '');
     const reader = new SshReader(payload, 1);
-    const clientPublic = reader.string().slice();
+    const clientPublic = readPublic(reader, method).slice();
     reader.expectEnd();
-    const ephemeral = this.deps.crypto.x25519Generate();
-    const secret = this.sharedSecret(ephemeral.privateKey, clientPublic);
+    const ephemeral = method.generate(this.deps.crypto);
+    const secret = method.agree(this.deps.crypto, ephemeral.privateKey, clientPublic);
     const hostKey = this.roleConfig.hostKey;
     const hash = exchangeHash(this.deps.crypto, {
       clientVersion: this.peerVersion,
@@ -561,23 +556,29 @@ export class SshTransport {
       hostKeyBlob: hostKey.publicBlob,
       clientPublic,
       serverPublic: ephemeral.publicKey,
+      publicEncoding: method.publicEncoding,
       sharedSecret: secret,
     });
     this.installKeys(secret, hash);
-    const reply = encode((w) => w.u8(MSG.KEX_ECDH_REPLY).string(hostKey.publicBlob).string(ephemeral.publicKey).string(hostKey.sign(hash)));
+    const signature = hostKey.sign(hash);
+    const reply = encode(
+      (w) => writePublic(w.u8(MSG.KEX_ECDH_REPLY).string(hostKey.publicBlob), method, ephemeral.publicKey).string(signature),
+      32 + hostKey.publicBlob.length + ephemeral.publicKey.length + signature.length,
+    );
     this.writePacket(reply).catch((error: unknown) => this.fail(asError(error)));
     this.sendNewKeys();
   }
 
   private clientEcdh(payload: Uint8Array): void {
     if (this.roleConfig.role !== 'client' || this.ephemeral === undefined) return;
+    const { method, keys } = this.ephemeral;
     const reader = new SshReader(payload, 1);
     const hostKeyBlob = reader.string().slice();
-    const serverPublic = reader.string().slice();
+    const serverPublic = readPublic(reader, method).slice();
     const signature = reader.string().slice();
     reader.expectEnd();
-    const secret = this.sharedSecret(this.ephemeral.privateKey, serverPublic);
-    const clientPublic = this.ephemeral.publicKey;
+    const secret = method.agree(this.deps.crypto, keys.privateKey, serverPublic);
+    const clientPublic = keys.publicKey;
     this.ephemeral = undefined;
     const hash = exchangeHash(this.deps.crypto, {
       clientVersion: this.config.softwareVersion,
@@ -587,6 +588,7 @@ export class SshTransport {
       hostKeyBlob,
       clientPublic,
       serverPublic,
+      publicEncoding: method.publicEncoding,
       sharedSecret: secret,
     });
     const algorithm = this.negotiated?.hostKey ?? '';
@@ -684,6 +686,16 @@ export class SshTransport {
   sinceLastKex(): number {
     return this.deps.clock.now() - this.lastKexAt;
   }
+}
+
+/** Writes a KEX(EC)DH public value as its method encodes it. */
+function writePublic(writer: SshWriter, method: KexMethod, value: Uint8Array): SshWriter {
+  return method.publicEncoding === 'mpint' ? writer.mpint(value) : writer.string(value);
+}
+
+/** Reads a KEX(EC)DH public value as its method encodes it (an mpint must not be negative). */
+function readPublic(reader: SshReader, method: KexMethod): Uint8Array {
+  return method.publicEncoding === 'mpint' ? reader.mpint() : reader.string();
 }
 
 function asError(error: unknown): Error {

@@ -8,7 +8,7 @@ import { createSystemClock, parseIpv4 } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SshServerConnection, generateEd25519Key, parseAuthorizedKeys, parseOpenSshPrivateKey, serveSshConnection } from '../src/index.js';
+import { KEX_NAMES, type SshServerConnection, generateEd25519Key, parseAuthorizedKeys, parseOpenSshPrivateKey, serveSshConnection } from '../src/index.js';
 
 const run = promisify(execFile);
 const SSH = '/usr/bin/ssh';
@@ -30,6 +30,7 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
   const connections: SshServerConnection[] = [];
   let port = 0;
   let rsaPort = 0;
+  let rsa256Port = 0;
   const rsaUserKey = join(dir, 'id_rsa');
   let version = '';
 
@@ -70,6 +71,15 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     });
     while (rsaListener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     rsaPort = rsaListener.port;
+    const rsa256HostKey = parseOpenSshPrivateKey(crypto, readFileSync(join(dir, 'host_rsa'), 'utf8'), 'rsa-sha2-256');
+    const rsa256Listener = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        connections.push(serveSshConnection(flow, { crypto, clock: createSystemClock(), hostKey: rsa256HostKey, authorizedKeys: () => rsaAuthorized }));
+      },
+    });
+    while (rsa256Listener.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    rsa256Port = rsa256Listener.port;
   });
 
   afterAll(async () => {
@@ -148,6 +158,23 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     });
   }
 
+  for (const kex of KEX_NAMES) {
+    it(`negotiates ${kex} when ssh offers only it, and rekeys with it`, async () => {
+      const args = sshArgs('aes128-gcm@openssh.com', 'cat');
+      args.splice(args.length - 2, 0, '-o', `KexAlgorithms=${kex}`, '-o', 'RekeyLimit=1M');
+      const data = randomBytes(2 * 1024 * 1024);
+      const child = spawn(SSH, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const hash = createHash('sha256');
+      child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
+      child.stdin.end(data);
+      expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
+      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      const last = connections[connections.length - 1].transport;
+      expect(last.negotiated?.kex).toBe(kex);
+      expect(last.stats()['kex-done']).toBeGreaterThanOrEqual(2);
+    });
+  }
+
   it('follows the rekeys OpenSSH starts every megabyte (RekeyLimit=1M) during a 8 MB cat', async () => {
     const data = randomBytes(8 * 1024 * 1024);
     const args = sshArgs('aes256-gcm@openssh.com', 'cat');
@@ -170,6 +197,16 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     args.splice(args.length - 2, 0, '-o', 'HostKeyAlgorithms=rsa-sha2-512', '-o', 'PubkeyAcceptedAlgorithms=rsa-sha2-512');
     const { stdout } = await run(SSH, args);
     expect(stdout).toBe('rsa\n');
+  });
+
+  it('offers an rsa-sha2-256 host key that ssh verifies (RFC 8332)', async () => {
+    const args = sshArgs('aes128-gcm@openssh.com', 'echo rsa256 host');
+    args[args.indexOf(String(port))] = String(rsa256Port);
+    args[args.indexOf(keyFile)] = rsaUserKey;
+    args.splice(args.length - 2, 0, '-o', 'HostKeyAlgorithms=rsa-sha2-256');
+    const { stdout } = await run(SSH, args);
+    expect(stdout).toBe('rsa256 host\n');
+    expect(connections[connections.length - 1].transport.negotiated?.hostKey).toBe('rsa-sha2-256');
   });
 
   it('accepts an RSA user key signing rsa-sha2-256', async () => {
