@@ -4,6 +4,8 @@ export { startWww } from './www.js';
 export { startDns, loadZones } from './dns.js';
 export { startSsh } from './ssh.js';
 export { startOpenflowController, OPENFLOW_APPS } from './openflow.js';
+export { startXmpp, parseUsersFile, nodeScramCrypto, type XmppUser } from './xmpp.js';
+export { generateSelfSignedCertificate, SELF_SIGNED_DAYS, type GeneratedCertificate, type SelfSignedOptions } from './xmpp-cert.js';
 export { runAppliance } from './run.js';
 export { openBackend, parseHostPort, UsageError, NETS, type Net, type Backend, type BackendOptions } from './backend.js';
 export { startUsernet, parseForward, type Forward, type Usernet, type UsernetOptions } from './usernet.js';

@@ -5,6 +5,7 @@ import { startOpenflowController } from './openflow.js';
 import { startSsh } from './ssh.js';
 import { BACKEND_USAGE, runAppliance } from './run.js';
 import { startWww } from './www.js';
+import { startXmpp } from './xmpp.js';
 
 export const USAGE = `usage: morgana <appliance> [options]
 
@@ -18,6 +19,9 @@ appliances:
                                  and built-in exec commands (echo, cat, stats); no host shell
   openflow-controller [--app learning-switch]
                                  OpenFlow 1.3/1.0 controller (switches connect to it; default port 6653)
+  xmpp --domain D --users FILE [--tls-cert FILE --tls-key FILE]
+                                 XMPP server (users file: one name:password per line; without
+                                 a certificate, a self-signed one is made for D; port 5222)
 
 ${BACKEND_USAGE}`;
 
@@ -50,6 +54,11 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       return runAppliance('openflow-controller', rest, async ({ positionals, values, backend, log }) => {
         if (positionals.length !== 0) throw new UsageError('openflow-controller takes no positional arguments');
         return startOpenflowController({ app: values.app, backend, log });
+      }, USAGE, out);
+    case 'xmpp':
+      return runAppliance('xmpp', rest, async ({ positionals, values, backend, log }) => {
+        if (positionals.length !== 0) throw new UsageError('xmpp takes no positional arguments');
+        return startXmpp({ domain: values.domain, usersFile: values.users, tlsCertFile: values['tls-cert'], tlsKeyFile: values['tls-key'], backend, log });
       }, USAGE, out);
     default:
       process.stderr.write(`morgana: unknown appliance ${JSON.stringify(command)}\n\n${USAGE}`);

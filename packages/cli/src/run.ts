@@ -39,13 +39,17 @@ const OPTIONS = {
   'host-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
   app: { type: 'string' },
+  domain: { type: 'string' },
+  users: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** What an appliance starter receives. */
 export interface StartContext {
   readonly positionals: readonly string[];
-  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string; readonly app?: string };
+  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string; readonly app?: string; readonly domain?: string; readonly users?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string };
   readonly backend: BackendOptions;
   readonly log: Logger;
 }
