@@ -12,6 +12,8 @@ export interface ChannelConfig {
   readonly maxPacketSize: number;
   /** Channels open at once per connection. */
   readonly maxChannels: number;
+  /** Our global requests awaiting their reply at once (RFC 4254 §4 answers them in order). */
+  readonly maxPendingGlobalRequests: number;
 }
 
 /** CHANNEL_DATA header before the data: type byte, recipient channel, data length (RFC 4254 §5.2). */
@@ -21,6 +23,7 @@ export const CHANNEL_DEFAULTS: ChannelConfig = {
   windowSize: 2 * 1024 * 1024,
   maxPacketSize: 32 * 1024,
   maxChannels: 16,
+  maxPendingGlobalRequests: 16,
 };
 
 /** RFC 4254 §5.1 reason codes of CHANNEL_OPEN_FAILURE. */
@@ -230,6 +233,12 @@ export class SshChannel implements Flow {
   }
 }
 
+/**
+ * What a connection does with a global request from the peer (RFC 4254 §4): `false` refuses,
+ * bytes accept with that response data (empty for none).
+ */
+export type GlobalRequestHandler = (name: string, data: SshReader) => Uint8Array | false;
+
 /** What a connection does with channel-open requests from the peer. */
 export type ChannelOpenHandler = (type: string, data: SshReader) => ((channel: SshChannel) => void) | { failure: number; description: string };
 
@@ -238,8 +247,16 @@ export class SshConnection {
   readonly config: ChannelConfig;
   private readonly channels = new Map<number, SshChannel>();
   private readonly pendingOpens = new Map<number, { resolve: (channel: SshChannel) => void; reject: (error: Error) => void }>();
+  /** Our global requests with want-reply, oldest first: replies come in order (RFC 4254 §4). */
+  private readonly pendingGlobal: {
+    resolve: (response: Uint8Array | null) => void;
+    reject: (error: Error) => void;
+    onSuccess: ((response: Uint8Array) => void) | undefined;
+  }[] = [];
   private nextId = 0;
   onOpen: ChannelOpenHandler | undefined;
+  /** Answers the peer's global requests; without it every one is refused. */
+  onGlobalRequest: GlobalRequestHandler | undefined;
 
   constructor(
     readonly transport: SshTransport,
@@ -264,6 +281,21 @@ export class SshConnection {
     return channel;
   }
 
+  /**
+   * Sends a global request (RFC 4254 §4) with want-reply; resolves to the response data of
+   * REQUEST_SUCCESS, or null on REQUEST_FAILURE. `onSuccess` runs synchronously on success,
+   * before any later message is handled (a channel the request enables may follow at once).
+   */
+  globalRequest(name: string, data: Uint8Array = new Uint8Array(0), onSuccess?: (response: Uint8Array) => void): Promise<Uint8Array | null> {
+    if (this.pendingGlobal.length >= this.config.maxPendingGlobalRequests) {
+      return Promise.reject(new LimitExceeded('maxPendingGlobalRequests', 'too many global requests awaiting a reply'));
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingGlobal.push({ resolve, reject, onSuccess });
+      this.transport.send(encode((w) => w.u8(MSG.GLOBAL_REQUEST).string(name).boolean(true).bytes(data), 16 + name.length + data.length)).catch(reject);
+    });
+  }
+
   /** Opens a channel (RFC 4254 §5.1); `extra` is the type-specific data. */
   open(type: string, extra: Uint8Array = new Uint8Array(0)): Promise<SshChannel> {
     const channel = this.allocate(type);
@@ -284,14 +316,33 @@ export class SshConnection {
     const reader = new SshReader(payload, 1);
     switch (payload[0]) {
       case MSG.GLOBAL_REQUEST: {
-        reader.text();
-        // No global requests are supported (RFC 4254 §4: reply FAILURE when asked).
-        if (reader.boolean()) this.sendMessage(Uint8Array.of(MSG.REQUEST_FAILURE));
+        const name = reader.text();
+        const wantReply = reader.boolean();
+        // RFC 4254 §4: a request nobody handles is answered FAILURE.
+        const response = this.onGlobalRequest?.(name, reader) ?? false;
+        if (!wantReply) return;
+        if (response === false) this.sendMessage(Uint8Array.of(MSG.REQUEST_FAILURE));
+        else this.sendMessage(encode((w) => w.u8(MSG.REQUEST_SUCCESS).bytes(response), 1 + response.length));
         return;
       }
       case MSG.REQUEST_SUCCESS:
-      case MSG.REQUEST_FAILURE:
+      case MSG.REQUEST_FAILURE: {
+        const pending = this.pendingGlobal.shift();
+        if (!pending) throw new ProtocolError('global request reply without a request');
+        if (payload[0] === MSG.REQUEST_FAILURE) {
+          pending.resolve(null);
+          return;
+        }
+        const response = payload.subarray(1);
+        try {
+          pending.onSuccess?.(response);
+        } catch (error) {
+          pending.reject(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
+        pending.resolve(response);
         return;
+      }
       case MSG.CHANNEL_OPEN:
         this.onChannelOpen(reader);
         return;
@@ -403,6 +454,7 @@ export class SshConnection {
   fail(error: Error): void {
     for (const channel of this.channels.values()) channel.fail(error);
     for (const pending of this.pendingOpens.values()) pending.reject(error);
+    for (const pending of this.pendingGlobal.splice(0)) pending.reject(error);
     this.channels.clear();
     this.pendingOpens.clear();
   }

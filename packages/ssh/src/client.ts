@@ -1,6 +1,6 @@
-/** An SSH client: authentication (RFC 4252) and sessions, exec and direct-tcpip (RFC 4254). */
+/** An SSH client: authentication (RFC 4252) and sessions, exec, direct-tcpip and remote forwarding (RFC 4254). */
 import { type Clock, ConnectionReset, DecodeError, type Flow, ProtocolError, concatBytes, utf8Decode } from '@morgana/core';
-import { type ChannelConfig, type SshChannel, SshConnection } from './channel.js';
+import { type ChannelConfig, OPEN_FAILURE, type SshChannel, SshConnection } from './channel.js';
 import type { SshCrypto } from './crypto.js';
 import type { SshPrivateKey } from './keys.js';
 import { DISCONNECT, MSG } from './messages.js';
@@ -49,6 +49,25 @@ export interface ExecResult {
   readonly exitStatus: number | undefined;
 }
 
+/** Where a connection to a remote forward came from (RFC 4254 §7.2 forwarded-tcpip). */
+export interface ForwardedOrigin {
+  /** The address and port the server accepted the connection on. */
+  readonly address: string;
+  readonly port: number;
+  /** The connecting peer. */
+  readonly originatorAddress: string;
+  readonly originatorPort: number;
+}
+
+/** A port the server listens on for us (RFC 4254 §7.1 tcpip-forward). */
+export interface RemoteForward {
+  readonly address: string;
+  /** The port the server listens on: the requested one, or the one it chose for 0. */
+  readonly port: number;
+  /** Asks the server to stop listening (cancel-tcpip-forward); open channels stay open. */
+  cancel(): Promise<void>;
+}
+
 /** An authenticated client connection. */
 export interface SshClient {
   readonly transport: SshTransport;
@@ -59,6 +78,12 @@ export interface SshClient {
   exec(command: string, stdin?: Uint8Array): Promise<ExecResult>;
   /** Opens a direct-tcpip channel to `host:port` through the server (RFC 4254 §7.2). */
   forward(host: string, port: number): Promise<SshChannel>;
+  /**
+   * Asks the server to listen on `address:port` (0: a port of its choice) and to open a
+   * forwarded-tcpip channel for each connection it accepts there (RFC 4254 §7.1), which
+   * `onConnection` receives. Rejects when the server refuses.
+   */
+  remoteForward(address: string, port: number, onConnection: (channel: SshChannel, origin: ForwardedOrigin) => void): Promise<RemoteForward>;
   close(): Promise<void>;
 }
 
@@ -173,6 +198,19 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
     await transport.disconnect(DISCONNECT.NO_MORE_AUTH_METHODS_AVAILABLE, 'no authentication method succeeded');
     throw new ProtocolError('SSH authentication failed');
   }
+  /** Active remote forwards by "address port" as the server reports them back. */
+  const remoteForwards = new Map<string, (channel: SshChannel, origin: ForwardedOrigin) => void>();
+  const forwardKey = (address: string, port: number): string => `${address} ${port}`;
+  connection.onOpen = (type, data) => {
+    if (type !== 'forwarded-tcpip') return { failure: OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE, description: `unsupported channel type ${type}` };
+    const origin: ForwardedOrigin = { address: data.text(), port: data.u32(), originatorAddress: data.text(), originatorPort: data.u32() };
+    data.expectEnd();
+    // RFC 4254 §7.2: a forwarded-tcpip open for a port we did not ask for must be refused.
+    const onConnection = remoteForwards.get(forwardKey(origin.address, origin.port));
+    if (!onConnection) return { failure: OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, description: `no forward requested for ${origin.address}:${origin.port}` };
+    return (channel) => onConnection(channel, origin);
+  };
+
   authenticated = true;
   for (const payload of inbox.splice(0)) connection.handle(payload);
 
@@ -207,6 +245,29 @@ export async function connectSsh(flow: Flow, options: SshClientOptions): Promise
     },
     forward(host, port) {
       return connection.open('direct-tcpip', encode((w) => w.string(host).u32(port).string('127.0.0.1').u32(0)));
+    },
+    async remoteForward(address, port, onConnection) {
+      let bound = port;
+      const response = await connection.globalRequest('tcpip-forward', encode((w) => w.string(address).u32(port)), (data) => {
+        // RFC 4254 §7.1: only a request for port 0 gets the chosen port back.
+        if (port === 0) {
+          const reader = new SshReader(data);
+          bound = reader.u32();
+          reader.expectEnd();
+        }
+        // Registered before the next message: the first connection may be in the same read.
+        remoteForwards.set(forwardKey(address, bound), onConnection);
+      });
+      if (response === null) throw new ProtocolError(`server refused to listen on ${address}:${port}`);
+      const key = forwardKey(address, bound);
+      return {
+        address,
+        port: bound,
+        async cancel() {
+          remoteForwards.delete(key);
+          await connection.globalRequest('cancel-tcpip-forward', encode((w) => w.string(address).u32(bound)));
+        },
+      };
     },
     close: () => transport.disconnect(),
   };

@@ -22,6 +22,6 @@ export {
 } from './keys.js';
 export { KEX_NAMES, type KexName, type KexMethod, type KexKeyPair, MODP14_PRIME, isValidModp14Public, kexMethod } from './kex-method.js';
 export { SshTransport, createTransport, type TransportConfig, type TransportDeps, type TransportRole, type TransportHandler, TRANSPORT_DEFAULTS } from './transport.js';
-export { SshChannel, SshConnection, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
+export { SshChannel, SshConnection, type GlobalRequestHandler, type ChannelOpenHandler, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
 export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';
-export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult, type InteractivePrompt } from './client.js';
+export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult, type InteractivePrompt, type ForwardedOrigin, type RemoteForward } from './client.js';

@@ -70,3 +70,56 @@ describe('channels (RFC 4254 §5)', () => {
     expect(sent.at(-1)).toEqual(Uint8Array.of(MSG.UNIMPLEMENTED, 0, 0, 0, 7));
   });
 });
+
+describe('global requests (RFC 4254 §4)', () => {
+  const reply = (success: boolean, extra: number[] = []): Uint8Array => Uint8Array.of(success ? MSG.REQUEST_SUCCESS : MSG.REQUEST_FAILURE, ...extra);
+
+  it('matches replies to requests in the order they were sent', async () => {
+    const { conn, sent } = connection(100);
+    const first = conn.globalRequest('one');
+    const second = conn.globalRequest('two', Uint8Array.of(1));
+    await Promise.resolve();
+    expect(sent.map((m) => m[0])).toEqual([MSG.GLOBAL_REQUEST, MSG.GLOBAL_REQUEST]);
+    expect(sent[1]).toEqual(encode((w) => w.u8(MSG.GLOBAL_REQUEST).string('two').boolean(true).u8(1)));
+    conn.handle(reply(false));
+    conn.handle(reply(true, [0, 0, 0x1f, 0x90]));
+    expect(await first).toBeNull();
+    expect(await second).toEqual(Uint8Array.of(0, 0, 0x1f, 0x90));
+  });
+
+  it('refuses a reply nobody asked for', () => {
+    const { conn } = connection(100);
+    expect(() => conn.handle(reply(true))).toThrow(ProtocolError);
+  });
+
+  it('keeps at most maxPendingGlobalRequests requests awaiting a reply', async () => {
+    const sent: Uint8Array[] = [];
+    const transport = { send: async (payload: Uint8Array) => void sent.push(payload) } as unknown as SshTransport;
+    const conn = new SshConnection(transport, { maxPendingGlobalRequests: 2 });
+    void conn.globalRequest('a');
+    void conn.globalRequest('b');
+    await expect(conn.globalRequest('c')).rejects.toThrow(LimitExceeded);
+    conn.handle(reply(true));
+    void conn.globalRequest('c');
+    expect(sent).toHaveLength(3);
+  });
+
+  it('answers the peer through onGlobalRequest, and FAILURE when nothing handles it', () => {
+    const { conn, sent } = connection(100);
+    const request = (name: string, wantReply: boolean): Uint8Array => encode((w) => w.u8(MSG.GLOBAL_REQUEST).string(name).boolean(wantReply).u32(5));
+    conn.handle(request('keepalive@openssh.com', true));
+    expect(sent.at(-1)).toEqual(reply(false));
+    conn.onGlobalRequest = (name, data) => (name === 'ping' && data.u32() === 5 ? Uint8Array.of(9) : false);
+    conn.handle(request('ping', true));
+    expect(sent.at(-1)).toEqual(reply(true, [9]));
+    conn.handle(request('other', false));
+    expect(sent).toHaveLength(2);
+  });
+
+  it('rejects requests still awaiting a reply when the connection fails', async () => {
+    const { conn } = connection(100);
+    const pending = conn.globalRequest('one');
+    conn.fail(new ProtocolError('gone'));
+    await expect(pending).rejects.toThrow('gone');
+  });
+});
