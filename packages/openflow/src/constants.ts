@@ -23,8 +23,21 @@ export const OFPP_ANY = 0xffffffff;
 export const OFP_NO_BUFFER = 0xffffffff;
 /** OFPCML_NO_BUFFER: send the whole packet to the controller. */
 export const OFPCML_NO_BUFFER = 0xffff;
+/** OFPG_MAX: the last group number; the ones above are reserved. */
+export const OFPG_MAX = 0xffffff00;
+/** OFPG_ALL: every group (group-mod delete, group stats). */
+export const OFPG_ALL = 0xfffffffc;
 /** OFPG_ANY. */
 export const OFPG_ANY = 0xffffffff;
+/** OFPM_MAX: the last meter number; OFPM_SLOWPATH, OFPM_CONTROLLER and OFPM_ALL follow. */
+export const OFPM_MAX = 0xffff0000;
+export const OFPM_SLOWPATH = 0xfffffffd;
+export const OFPM_CONTROLLER = 0xfffffffe;
+export const OFPM_ALL = 0xffffffff;
+/** OFPQ_ALL: every queue of a port (queue stats). */
+export const OFPQ_ALL = 0xffffffff;
+/** OFPTT_ALL: every table (table-mod, flow-mod delete). */
+export const OFPTT_ALL = 0xff;
 /** OFPVID_PRESENT (1.3): set in a VLAN_VID OXM value when a tag is present. */
 export const OFPVID_PRESENT = 0x1000;
 
@@ -32,12 +45,42 @@ export const OFPVID_PRESENT = 0x1000;
 export const OFPET_HELLO_FAILED = 0;
 export const OFPET_BAD_REQUEST = 1;
 export const OFPET_BAD_ACTION = 2;
+/** 1.3 only from here on. */
+export const OFPET_BAD_INSTRUCTION = 3;
+export const OFPET_BAD_MATCH = 4;
+export const OFPET_FLOW_MOD_FAILED = 5;
+export const OFPET_GROUP_MOD_FAILED = 6;
+export const OFPET_PORT_MOD_FAILED = 7;
+export const OFPET_TABLE_MOD_FAILED = 8;
+export const OFPET_QUEUE_OP_FAILED = 9;
+export const OFPET_SWITCH_CONFIG_FAILED = 10;
+export const OFPET_ROLE_REQUEST_FAILED = 11;
+export const OFPET_METER_MOD_FAILED = 12;
+export const OFPET_TABLE_FEATURES_FAILED = 13;
+/** OFPET_EXPERIMENTER (1.3): the error body is exp_type (16 bits), experimenter (32 bits), data. */
+export const OFPET_EXPERIMENTER = 0xffff;
 export const OFPHFC_INCOMPATIBLE = 0;
 export const OFPBRC_BAD_VERSION = 0;
 export const OFPBRC_BAD_TYPE = 1;
 /** OFPBRC_BAD_STAT (1.0) / OFPBRC_BAD_MULTIPART (1.3). */
 export const OFPBRC_BAD_MULTIPART = 2;
+/** OFPBRC_BAD_VENDOR (1.0) / OFPBRC_BAD_EXPERIMENTER (1.3). */
+export const OFPBRC_BAD_EXPERIMENTER = 3;
+/** OFPBRC_BAD_SUBTYPE (1.0) / OFPBRC_BAD_EXP_TYPE (1.3). */
+export const OFPBRC_BAD_EXP_TYPE = 4;
 export const OFPBRC_BAD_LEN = 6;
+/** ofp_bad_action_code: unknown type, bad length. */
+export const OFPBAC_BAD_TYPE = 0;
+export const OFPBAC_BAD_LEN = 1;
+export const OFPBAC_BAD_EXPERIMENTER = 2;
+/** ofp_bad_instruction_code (1.3): unknown instruction, bad length. */
+export const OFPBIC_UNKNOWN_INST = 0;
+export const OFPBIC_BAD_LEN = 8;
+/** ofp_bad_match_code (1.3): unsupported match type, bad length, bad field, duplicate field. */
+export const OFPBMC_BAD_TYPE = 0;
+export const OFPBMC_BAD_LEN = 1;
+export const OFPBMC_BAD_FIELD = 5;
+export const OFPBMC_DUP_FIELD = 9;
 
 /** Flow-mod commands. */
 export const OFPFC_ADD = 0;
@@ -56,7 +99,7 @@ export const OFP10 = {
     'features-request': 5, 'features-reply': 6, 'get-config-request': 7, 'get-config-reply': 8,
     'set-config': 9, 'packet-in': 10, 'flow-removed': 11, 'port-status': 12, 'packet-out': 13,
     'flow-mod': 14, 'port-mod': 15, 'multipart-request': 16, 'multipart-reply': 17,
-    'barrier-request': 18, 'barrier-reply': 19,
+    'barrier-request': 18, 'barrier-reply': 19, 'queue-get-config-request': 20, 'queue-get-config-reply': 21,
   },
   /** ofp_flow_wildcards (OpenFlow 1.0.0 §5.2.3). */
   WILDCARDS: {
@@ -67,7 +110,7 @@ export const OFP10 = {
   /** ofp_action_type. */
   ACTIONS: {
     OUTPUT: 0, SET_VLAN_VID: 1, SET_VLAN_PCP: 2, STRIP_VLAN: 3, SET_DL_SRC: 4, SET_DL_DST: 5,
-    SET_NW_SRC: 6, SET_NW_DST: 7, SET_NW_TOS: 8, SET_TP_SRC: 9, SET_TP_DST: 10, ENQUEUE: 11,
+    SET_NW_SRC: 6, SET_NW_DST: 7, SET_NW_TOS: 8, SET_TP_SRC: 9, SET_TP_DST: 10, ENQUEUE: 11, VENDOR: 0xffff,
   },
 } as const;
 
@@ -77,7 +120,9 @@ export const OFP13 = {
     'features-request': 5, 'features-reply': 6, 'get-config-request': 7, 'get-config-reply': 8,
     'set-config': 9, 'packet-in': 10, 'flow-removed': 11, 'port-status': 12, 'packet-out': 13,
     'flow-mod': 14, 'group-mod': 15, 'port-mod': 16, 'table-mod': 17, 'multipart-request': 18,
-    'multipart-reply': 19, 'barrier-request': 20, 'barrier-reply': 21,
+    'multipart-reply': 19, 'barrier-request': 20, 'barrier-reply': 21, 'queue-get-config-request': 22,
+    'queue-get-config-reply': 23, 'role-request': 24, 'role-reply': 25, 'get-async-request': 26, 'get-async-reply': 27,
+    'set-async': 28, 'meter-mod': 29,
   },
   OXM_CLASS_OPENFLOW_BASIC: 0x8000,
   MATCH_TYPE_OXM: 1,
@@ -86,17 +131,63 @@ export const OFP13 = {
   ACTIONS: {
     OUTPUT: 0, COPY_TTL_OUT: 11, COPY_TTL_IN: 12, SET_MPLS_TTL: 15, DEC_MPLS_TTL: 16,
     PUSH_VLAN: 17, POP_VLAN: 18, PUSH_MPLS: 19, POP_MPLS: 20, SET_QUEUE: 21, GROUP: 22,
-    SET_NW_TTL: 23, DEC_NW_TTL: 24, SET_FIELD: 25,
+    SET_NW_TTL: 23, DEC_NW_TTL: 24, SET_FIELD: 25, PUSH_PBB: 26, POP_PBB: 27, EXPERIMENTER: 0xffff,
   },
   /** ofp_instruction_type. */
-  INSTRUCTIONS: { GOTO_TABLE: 1, WRITE_METADATA: 2, WRITE_ACTIONS: 3, APPLY_ACTIONS: 4, CLEAR_ACTIONS: 5, METER: 6 },
+  INSTRUCTIONS: { GOTO_TABLE: 1, WRITE_METADATA: 2, WRITE_ACTIONS: 3, APPLY_ACTIONS: 4, CLEAR_ACTIONS: 5, METER: 6, EXPERIMENTER: 0xffff },
 } as const;
 
-/** Multipart (1.3) / stats (1.0) body types. */
+/** Multipart (1.3) / stats (1.0) body types; 1.0 has DESC..QUEUE and VENDOR (= EXPERIMENTER). */
 export const OFPMP_DESC = 0;
 export const OFPMP_FLOW = 1;
 export const OFPMP_AGGREGATE = 2;
+export const OFPMP_TABLE = 3;
 export const OFPMP_PORT_STATS = 4;
+export const OFPMP_QUEUE = 5;
+export const OFPMP_GROUP = 6;
+export const OFPMP_GROUP_DESC = 7;
+export const OFPMP_GROUP_FEATURES = 8;
+export const OFPMP_METER = 9;
+export const OFPMP_METER_CONFIG = 10;
+export const OFPMP_METER_FEATURES = 11;
+export const OFPMP_TABLE_FEATURES = 12;
 export const OFPMP_PORT_DESC = 13;
+export const OFPMP_EXPERIMENTER = 0xffff;
 /** OFPMPF_REQ_MORE / OFPMPF_REPLY_MORE. */
 export const OFPMPF_MORE = 1;
+
+/** ofp_group_mod_command (1.3 §7.3.4.2). */
+export const OFPGC_ADD = 0;
+export const OFPGC_MODIFY = 1;
+export const OFPGC_DELETE = 2;
+/** ofp_group_type (1.3 §5.6.1). */
+export const OFPGT_ALL = 0;
+export const OFPGT_SELECT = 1;
+export const OFPGT_INDIRECT = 2;
+export const OFPGT_FF = 3;
+
+/** ofp_meter_mod_command (1.3 §7.3.4.4). */
+export const OFPMC_ADD = 0;
+export const OFPMC_MODIFY = 1;
+export const OFPMC_DELETE = 2;
+/** ofp_meter_flags. */
+export const OFPMF_KBPS = 1;
+export const OFPMF_PKTPS = 2;
+export const OFPMF_BURST = 4;
+export const OFPMF_STATS = 8;
+/** ofp_meter_band_type. */
+export const OFPMBT_DROP = 1;
+export const OFPMBT_DSCP_REMARK = 2;
+export const OFPMBT_EXPERIMENTER = 0xffff;
+
+/** ofp_controller_role (1.3 §7.3.9). */
+export const OFPCR_ROLE_NOCHANGE = 0;
+export const OFPCR_ROLE_EQUAL = 1;
+export const OFPCR_ROLE_MASTER = 2;
+export const OFPCR_ROLE_SLAVE = 3;
+
+/** ofp_queue_properties: NONE (1.0 only), MIN_RATE, MAX_RATE (1.3), EXPERIMENTER (1.3). */
+export const OFPQT_NONE = 0;
+export const OFPQT_MIN_RATE = 1;
+export const OFPQT_MAX_RATE = 2;
+export const OFPQT_EXPERIMENTER = 0xffff;

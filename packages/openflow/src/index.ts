@@ -7,3 +7,7 @@ export * from './controller.js';
 export * from './learning-switch.js';
 export * from './flow-table.js';
 export * from './switch.js';
+export * from './group.js';
+export * from './meter.js';
+export * from './queue.js';
+export * from './action-set.js';

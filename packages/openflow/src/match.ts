@@ -10,9 +10,15 @@ export type MatchFieldName =
   | 'inPort' | 'inPhyPort' | 'ethDst' | 'ethSrc' | 'ethType' | 'vlanVid' | 'vlanPcp'
   | 'ipDscp' | 'ipEcn' | 'ipProto' | 'ipv4Src' | 'ipv4Dst' | 'tcpSrc' | 'tcpDst'
   | 'udpSrc' | 'udpDst' | 'sctpSrc' | 'sctpDst' | 'icmpv4Type' | 'icmpv4Code'
-  | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha' | 'arpTha';
+  | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha' | 'arpTha'
+  | 'ipv6Flabel' | 'icmpv6Type' | 'icmpv6Code' | 'ipv6NdSll' | 'ipv6NdTll'
+  | 'mplsLabel' | 'mplsTc' | 'mplsBos' | 'pbbIsid' | 'ipv6Exthdr';
 
-/** An OXM TLV morgana does not name (another class, or a field past ARP_THA), kept as bytes. */
+/**
+ * An OXM TLV kept as bytes: another class, an unknown field, or one of the OpenFlow basic
+ * fields wider than 48 bits (METADATA, IPV6_SRC, IPV6_DST, IPV6_ND_TARGET, TUNNEL_ID), whose
+ * values do not fit a number.
+ */
 export interface RawOxm {
   readonly oxmClass: number;
   readonly field: number;
@@ -61,10 +67,30 @@ export const OXM_FIELDS: readonly { readonly name: MatchFieldName; readonly fiel
   { name: 'arpTpa', field: 23, width: 4, maskable: true },
   { name: 'arpSha', field: 24, width: 6, maskable: true },
   { name: 'arpTha', field: 25, width: 6, maskable: true },
+  { name: 'ipv6Flabel', field: 28, width: 4, maskable: true },
+  { name: 'icmpv6Type', field: 29, width: 1, maskable: false },
+  { name: 'icmpv6Code', field: 30, width: 1, maskable: false },
+  { name: 'ipv6NdSll', field: 32, width: 6, maskable: false },
+  { name: 'ipv6NdTll', field: 33, width: 6, maskable: false },
+  { name: 'mplsLabel', field: 34, width: 4, maskable: false },
+  { name: 'mplsTc', field: 35, width: 1, maskable: false },
+  { name: 'mplsBos', field: 36, width: 1, maskable: false },
+  { name: 'pbbIsid', field: 37, width: 3, maskable: true },
+  { name: 'ipv6Exthdr', field: 39, width: 2, maskable: true },
+];
+
+/** OpenFlow basic fields carried as {@link RawOxm} (too wide for a number), with their widths. */
+export const OXM_WIDE_FIELDS: readonly { readonly name: string; readonly field: number; readonly width: number; readonly maskable: boolean }[] = [
+  { name: 'metadata', field: 2, width: 8, maskable: true },
+  { name: 'ipv6Src', field: 26, width: 16, maskable: true },
+  { name: 'ipv6Dst', field: 27, width: 16, maskable: true },
+  { name: 'ipv6NdTarget', field: 31, width: 16, maskable: false },
+  { name: 'tunnelId', field: 38, width: 8, maskable: true },
 ];
 
 const byField = new Map(OXM_FIELDS.map((entry) => [entry.field, entry]));
 const byName = new Map(OXM_FIELDS.map((entry) => [entry.name, entry]));
+const wideByField = new Map(OXM_WIDE_FIELDS.map((entry) => [entry.field, entry]));
 
 /** Width of a named field's value in bytes. */
 export function fieldWidth(name: MatchFieldName): number {
@@ -92,6 +118,10 @@ export function readOxm(reader: ByteReader, fields: Record<string, number>, mask
   const known = oxmClass === OFP13.OXM_CLASS_OPENFLOW_BASIC ? byField.get(field) : undefined;
   if (known === undefined) {
     if (hasMask && length % 2 !== 0) throw new DecodeError('bad-oxm-length', `masked OXM field ${field} has odd length ${length}`);
+    const wide = oxmClass === OFP13.OXM_CLASS_OPENFLOW_BASIC ? wideByField.get(field) : undefined;
+    if (wide !== undefined && length !== wide.width * (hasMask ? 2 : 1)) {
+      throw new DecodeError('bad-oxm-length', `OXM ${wide.name} is ${length} bytes, expected ${wide.width * (hasMask ? 2 : 1)}`);
+    }
     other.push({ oxmClass, field, hasMask, payload: body.bytesCopy(length) });
     return;
   }
@@ -112,7 +142,8 @@ export function writeOxm(writer: ByteWriter, name: MatchFieldName, value: number
   if (hasMask) writeUint(writer, entry.width, mask);
 }
 
-function writeRawOxm(writer: ByteWriter, raw: RawOxm): void {
+/** Writes a raw OXM TLV. */
+export function writeRawOxm(writer: ByteWriter, raw: RawOxm): void {
   writer.u16(raw.oxmClass).u8(((raw.field & 0x7f) << 1) | (raw.hasMask ? 1 : 0)).u8(raw.payload.length).bytes(raw.payload);
 }
 

@@ -5,10 +5,22 @@
 import { ByteReader, ByteWriter, DecodeError, UnsupportedError, readU16, readU32 } from '@morgana/core';
 import { type Action, type Instruction, emitActions, emitInstructions, parseActions, parseInstructions } from './actions.js';
 import {
-  OFP10, OFP13, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC, OFPMP_PORT_STATS,
-  OFP_VERSION_1_0, OFP_VERSION_1_3, type OfpVersion,
+  OFP10, OFP13, OFPBAC_BAD_LEN, OFPBAC_BAD_TYPE, OFPBIC_BAD_LEN, OFPBIC_UNKNOWN_INST, OFPBMC_BAD_LEN, OFPBMC_BAD_TYPE,
+  OFPBMC_DUP_FIELD, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION,
+  OFPET_BAD_MATCH, OFPET_BAD_REQUEST, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_EXPERIMENTER, OFPMP_FLOW, OFPMP_GROUP,
+  OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES, OFPMP_METER, OFPMP_METER_CONFIG, OFPMP_METER_FEATURES, OFPMP_PORT_DESC,
+  OFPMP_PORT_STATS, OFPMP_QUEUE, OFPMP_TABLE, OFP_VERSION_1_0, OFP_VERSION_1_3, type OfpVersion,
 } from './constants.js';
+import {
+  type GroupDescEntry, type GroupFeatures, type GroupMod, type GroupStatsEntry, emitGroupDesc, emitGroupFeatures, emitGroupMod,
+  emitGroupStats, parseGroupDesc, parseGroupFeatures, parseGroupMod, parseGroupStats,
+} from './group.js';
 import { type Match, emitMatch10, emitMatch13, parseMatch10, parseMatch13, portFrom16, portTo16 } from './match.js';
+import {
+  type MeterConfigEntry, type MeterFeatures, type MeterMod, type MeterStatsEntry, emitMeterConfig, emitMeterFeatures,
+  emitMeterMod, emitMeterStats, parseMeterConfig, parseMeterFeatures, parseMeterMod, parseMeterStats,
+} from './meter.js';
+import { type PacketQueue, type QueueStatsEntry, emitQueue, emitQueueStats, parseQueue, parseQueueStats, readPort, writePort } from './queue.js';
 
 /** ofp_header (8 bytes): named offsets of the view. */
 export const HEADER = { VERSION: 0, TYPE: 1, LENGTH: 2, XID: 4, SIZE: 8 } as const;
@@ -77,6 +89,24 @@ export interface FlowStatsRequest {
   readonly match: Match;
 }
 
+/** ofp_table_stats. `name`, `wildcards` and `maxEntries` are 1.0 only (empty/0 from 1.3). */
+export interface TableStatsEntry {
+  readonly tableId: number;
+  readonly name: string;
+  readonly wildcards: number;
+  readonly maxEntries: number;
+  readonly activeCount: number;
+  readonly lookupCount: bigint;
+  readonly matchedCount: bigint;
+}
+
+/** An experimenter (1.3) or vendor (1.0) payload, carried opaquely; `expType` is 1.3 only. */
+export interface ExperimenterBody {
+  readonly experimenter: number;
+  readonly expType: number;
+  readonly data: Uint8Array;
+}
+
 export interface SwitchDesc {
   readonly mfrDesc: string;
   readonly hwDesc: string;
@@ -91,6 +121,18 @@ export type MultipartRequestBody =
   | ({ readonly kind: 'aggregate' } & FlowStatsRequest)
   | { readonly kind: 'port-stats'; readonly portNo: number }
   | { readonly kind: 'port-desc' }
+  | { readonly kind: 'table' }
+  /** OFPP_ANY / OFPQ_ALL select every port / queue. */
+  | { readonly kind: 'queue'; readonly portNo: number; readonly queueId: number }
+  /** 1.3 only from here on. OFPG_ALL selects every group. */
+  | { readonly kind: 'group'; readonly groupId: number }
+  | { readonly kind: 'group-desc' }
+  | { readonly kind: 'group-features' }
+  /** OFPM_ALL selects every meter. */
+  | { readonly kind: 'meter' | 'meter-config'; readonly meterId: number }
+  | { readonly kind: 'meter-features' }
+  | ({ readonly kind: 'experimenter' } & ExperimenterBody)
+  /** Any other type (table-features, or a type the version lacks), carried raw. */
   | { readonly kind: 'other'; readonly statsType: number; readonly data: Uint8Array };
 
 export type MultipartReplyBody =
@@ -99,7 +141,20 @@ export type MultipartReplyBody =
   | { readonly kind: 'aggregate'; readonly packetCount: bigint; readonly byteCount: bigint; readonly flowCount: number }
   | { readonly kind: 'port-stats'; readonly ports: readonly PortStatsEntry[] }
   | { readonly kind: 'port-desc'; readonly ports: readonly PortDesc[] }
+  | { readonly kind: 'table'; readonly tables: readonly TableStatsEntry[] }
+  | { readonly kind: 'queue'; readonly queues: readonly QueueStatsEntry[] }
+  /** 1.3 only from here on. */
+  | { readonly kind: 'group'; readonly groups: readonly GroupStatsEntry[] }
+  | { readonly kind: 'group-desc'; readonly groups: readonly GroupDescEntry[] }
+  | ({ readonly kind: 'group-features' } & GroupFeatures)
+  | { readonly kind: 'meter'; readonly meters: readonly MeterStatsEntry[] }
+  | { readonly kind: 'meter-config'; readonly meters: readonly MeterConfigEntry[] }
+  | ({ readonly kind: 'meter-features' } & MeterFeatures)
+  | ({ readonly kind: 'experimenter' } & ExperimenterBody)
   | { readonly kind: 'other'; readonly statsType: number; readonly data: Uint8Array };
+
+/** Asynchronous message masks (1.3 §7.3.10): index 0 for the master/equal role, 1 for slave. */
+export type AsyncMask = readonly [number, number];
 
 interface Base {
   /** Header version; bodies of any version but 1.0 use the 1.3 layouts (only a HELLO may carry another). */
@@ -112,7 +167,9 @@ export type OfpMessage = Base & (
   | { readonly type: 'hello'; readonly versions?: readonly number[] }
   | { readonly type: 'error'; readonly errorType: number; readonly code: number; readonly data: Uint8Array }
   | { readonly type: 'echo-request' | 'echo-reply'; readonly data: Uint8Array }
-  | { readonly type: 'features-request' | 'get-config-request' | 'barrier-request' | 'barrier-reply' }
+  | { readonly type: 'features-request' | 'get-config-request' | 'barrier-request' | 'barrier-reply' | 'get-async-request' }
+  /** OFPT_EXPERIMENTER (1.3) / OFPT_VENDOR (1.0), carried opaquely. */
+  | ({ readonly type: 'experimenter' } & ExperimenterBody)
   | {
     readonly type: 'features-reply'; readonly datapathId: bigint; readonly nBuffers: number; readonly nTables: number;
     /** 1.3 only. */
@@ -142,6 +199,20 @@ export type OfpMessage = Base & (
     /** 1.0: at most one apply-actions instruction (its actions). */
     readonly match: Match; readonly instructions: readonly Instruction[];
   }
+  /** Changes the bits of `config` selected by `mask`; `advertise` 0 leaves advertising alone (1.3 §7.3.4.3). */
+  | { readonly type: 'port-mod'; readonly portNo: number; readonly hwAddr: number; readonly config: number; readonly mask: number; readonly advertise: number }
+  /** 1.3 only from here on. */
+  | { readonly type: 'table-mod'; readonly tableId: number; readonly config: number }
+  | ({ readonly type: 'group-mod' } & GroupMod)
+  | ({ readonly type: 'meter-mod' } & MeterMod)
+  | { readonly type: 'role-request' | 'role-reply'; readonly role: number; readonly generationId: bigint }
+  | {
+    readonly type: 'get-async-reply' | 'set-async'; readonly packetInMask: AsyncMask; readonly portStatusMask: AsyncMask;
+    readonly flowRemovedMask: AsyncMask;
+  }
+  /** In both versions; `port` OFPP_ANY asks for every port's queues (1.3). */
+  | { readonly type: 'queue-get-config-request'; readonly port: number }
+  | { readonly type: 'queue-get-config-reply'; readonly port: number; readonly queues: readonly PacketQueue[] }
   | { readonly type: 'multipart-request'; readonly flags: number; readonly body: MultipartRequestBody }
   | { readonly type: 'multipart-reply'; readonly flags: number; readonly body: MultipartReplyBody }
 );
@@ -325,7 +396,63 @@ function emitPortStats(version: OfpVersion, writer: ByteWriter, entry: PortStats
   if (version !== OFP_VERSION_1_0) writer.u32(entry.durationSec).u32(entry.durationNsec);
 }
 
+function parseTableStats(version: OfpVersion, reader: ByteReader): TableStatsEntry {
+  const tableId = reader.u8();
+  reader.skip(3);
+  if (version === OFP_VERSION_1_0) {
+    const name = readString(reader, 32);
+    const wildcards = reader.u32();
+    const maxEntries = reader.u32();
+    return { tableId, name, wildcards, maxEntries, activeCount: reader.u32(), lookupCount: reader.u64(), matchedCount: reader.u64() };
+  }
+  return { tableId, name: '', wildcards: 0, maxEntries: 0, activeCount: reader.u32(), lookupCount: reader.u64(), matchedCount: reader.u64() };
+}
+
+function emitTableStats(version: OfpVersion, writer: ByteWriter, entry: TableStatsEntry): void {
+  writer.u8(entry.tableId).u8(0).u16(0);
+  if (version === OFP_VERSION_1_0) {
+    writeString(writer, entry.name, 32);
+    writer.u32(entry.wildcards).u32(entry.maxEntries);
+  }
+  writer.u32(entry.activeCount).u64(entry.lookupCount).u64(entry.matchedCount);
+}
+
+/** Experimenter (1.3) / vendor (1.0) bodies: the id, 1.3's exp_type, then opaque data. */
+function parseExperimenter(version: OfpVersion, reader: ByteReader): ExperimenterBody {
+  const experimenter = reader.u32();
+  const expType = version === OFP_VERSION_1_0 ? 0 : reader.u32();
+  return { experimenter, expType, data: reader.bytesCopy(reader.remaining) };
+}
+
+function emitExperimenter(version: OfpVersion, writer: ByteWriter, body: ExperimenterBody): void {
+  writer.u32(body.experimenter);
+  if (version !== OFP_VERSION_1_0) writer.u32(body.expType);
+  writer.bytes(body.data);
+}
+
+/** The multipart kinds OpenFlow 1.0's stats messages have; the others are 1.3 only. */
+const STATS_KINDS_10: ReadonlySet<string> = new Set(['desc', 'flow', 'aggregate', 'table', 'port-stats', 'queue', 'experimenter', 'other']);
+
 function parseMultipartRequest(version: OfpVersion, statsType: number, reader: ByteReader): MultipartRequestBody {
+  if (version !== OFP_VERSION_1_0) {
+    switch (statsType) {
+      case OFPMP_PORT_DESC: return { kind: 'port-desc' };
+      case OFPMP_GROUP: {
+        const groupId = reader.u32();
+        reader.skip(4);
+        return { kind: 'group', groupId };
+      }
+      case OFPMP_GROUP_DESC: return { kind: 'group-desc' };
+      case OFPMP_GROUP_FEATURES: return { kind: 'group-features' };
+      case OFPMP_METER: case OFPMP_METER_CONFIG: {
+        const meterId = reader.u32();
+        reader.skip(4);
+        return { kind: statsType === OFPMP_METER ? 'meter' : 'meter-config', meterId };
+      }
+      case OFPMP_METER_FEATURES: return { kind: 'meter-features' };
+      default: break;
+    }
+  }
   switch (statsType) {
     case OFPMP_DESC: return { kind: 'desc' };
     case OFPMP_FLOW: return { kind: 'flow', ...parseFlowStatsRequest(version, reader) };
@@ -335,16 +462,30 @@ function parseMultipartRequest(version: OfpVersion, statsType: number, reader: B
       reader.skip(version === OFP_VERSION_1_0 ? 6 : 4);
       return { kind: 'port-stats', portNo };
     }
-    case OFPMP_PORT_DESC:
-      if (version !== OFP_VERSION_1_0) return { kind: 'port-desc' };
-      break;
-    default:
-      break;
+    case OFPMP_TABLE: return { kind: 'table' };
+    case OFPMP_QUEUE: {
+      const portNo = readPort(version, reader);
+      if (version === OFP_VERSION_1_0) reader.skip(2);
+      return { kind: 'queue', portNo, queueId: reader.u32() };
+    }
+    case OFPMP_EXPERIMENTER: return { kind: 'experimenter', ...parseExperimenter(version, reader) };
+    default: return { kind: 'other', statsType, data: reader.bytesCopy(reader.remaining) };
   }
-  return { kind: 'other', statsType, data: reader.bytesCopy(reader.remaining) };
 }
 
 function parseMultipartReply(version: OfpVersion, statsType: number, reader: ByteReader): MultipartReplyBody {
+  if (version !== OFP_VERSION_1_0) {
+    switch (statsType) {
+      case OFPMP_PORT_DESC: return { kind: 'port-desc', ports: readAll(reader, (r) => parsePort(version, r)) };
+      case OFPMP_GROUP: return { kind: 'group', groups: readAll(reader, parseGroupStats) };
+      case OFPMP_GROUP_DESC: return { kind: 'group-desc', groups: readAll(reader, parseGroupDesc) };
+      case OFPMP_GROUP_FEATURES: return { kind: 'group-features', ...parseGroupFeatures(reader) };
+      case OFPMP_METER: return { kind: 'meter', meters: readAll(reader, parseMeterStats) };
+      case OFPMP_METER_CONFIG: return { kind: 'meter-config', meters: readAll(reader, parseMeterConfig) };
+      case OFPMP_METER_FEATURES: return { kind: 'meter-features', ...parseMeterFeatures(reader) };
+      default: break;
+    }
+  }
   switch (statsType) {
     case OFPMP_DESC:
       return { kind: 'desc', mfrDesc: readString(reader, 256), hwDesc: readString(reader, 256), swDesc: readString(reader, 256), serialNum: readString(reader, 32), dpDesc: readString(reader, 256) };
@@ -357,20 +498,24 @@ function parseMultipartReply(version: OfpVersion, statsType: number, reader: Byt
       return { kind: 'aggregate', packetCount, byteCount, flowCount };
     }
     case OFPMP_PORT_STATS: return { kind: 'port-stats', ports: readAll(reader, (r) => parsePortStats(version, r)) };
-    case OFPMP_PORT_DESC:
-      if (version !== OFP_VERSION_1_0) return { kind: 'port-desc', ports: readAll(reader, (r) => parsePort(version, r)) };
-      break;
-    default:
-      break;
+    case OFPMP_TABLE: return { kind: 'table', tables: readAll(reader, (r) => parseTableStats(version, r)) };
+    case OFPMP_QUEUE: return { kind: 'queue', queues: readAll(reader, (r) => parseQueueStats(version, r)) };
+    case OFPMP_EXPERIMENTER: return { kind: 'experimenter', ...parseExperimenter(version, reader) };
+    default: return { kind: 'other', statsType, data: reader.bytesCopy(reader.remaining) };
   }
-  return { kind: 'other', statsType, data: reader.bytesCopy(reader.remaining) };
 }
 
-const STATS_TYPE: Record<string, number> = { desc: OFPMP_DESC, flow: OFPMP_FLOW, aggregate: OFPMP_AGGREGATE, 'port-stats': OFPMP_PORT_STATS, 'port-desc': OFPMP_PORT_DESC };
+const STATS_TYPE: Record<string, number> = {
+  desc: OFPMP_DESC, flow: OFPMP_FLOW, aggregate: OFPMP_AGGREGATE, table: OFPMP_TABLE, 'port-stats': OFPMP_PORT_STATS, queue: OFPMP_QUEUE,
+  group: OFPMP_GROUP, 'group-desc': OFPMP_GROUP_DESC, 'group-features': OFPMP_GROUP_FEATURES, meter: OFPMP_METER,
+  'meter-config': OFPMP_METER_CONFIG, 'meter-features': OFPMP_METER_FEATURES, 'port-desc': OFPMP_PORT_DESC, experimenter: OFPMP_EXPERIMENTER,
+};
 
 function statsTypeOf(version: OfpVersion, body: MultipartRequestBody | MultipartReplyBody): number {
   if (body.kind === 'other') return body.statsType;
-  if (body.kind === 'port-desc' && version === OFP_VERSION_1_0) throw new UnsupportedError('OpenFlow 1.0 has no port-desc statistics (use features-reply ports)');
+  if (version === OFP_VERSION_1_0 && !STATS_KINDS_10.has(body.kind)) {
+    throw new UnsupportedError(`OpenFlow 1.0 has no ${body.kind} statistics${body.kind === 'port-desc' ? ' (use features-reply ports)' : ''}`);
+  }
   return STATS_TYPE[body.kind] as number;
 }
 
@@ -382,6 +527,15 @@ function emitMultipartRequest(version: OfpVersion, writer: ByteWriter, body: Mul
       if (version === OFP_VERSION_1_0) writer.u16(portTo16(body.portNo)).u16(0).u32(0);
       else writer.u32(body.portNo).u32(0);
       return;
+    case 'table': case 'group-desc': case 'group-features': case 'meter-features': return;
+    case 'queue':
+      writePort(version, writer, body.portNo);
+      if (version === OFP_VERSION_1_0) writer.u16(0);
+      writer.u32(body.queueId);
+      return;
+    case 'group': writer.u32(body.groupId).u32(0); return;
+    case 'meter': case 'meter-config': writer.u32(body.meterId).u32(0); return;
+    case 'experimenter': emitExperimenter(version, writer, body); return;
     case 'other': writer.bytes(body.data);
   }
 }
@@ -396,6 +550,15 @@ function emitMultipartReply(version: OfpVersion, writer: ByteWriter, body: Multi
     case 'aggregate': writer.u64(body.packetCount).u64(body.byteCount).u32(body.flowCount).u32(0); return;
     case 'port-stats': for (const port of body.ports) emitPortStats(version, writer, port); return;
     case 'port-desc': for (const port of body.ports) emitPort(version, writer, port); return;
+    case 'table': for (const table of body.tables) emitTableStats(version, writer, table); return;
+    case 'queue': for (const queue of body.queues) emitQueueStats(version, writer, queue); return;
+    case 'group': for (const group of body.groups) emitGroupStats(writer, group); return;
+    case 'group-desc': for (const group of body.groups) emitGroupDesc(writer, group); return;
+    case 'group-features': emitGroupFeatures(writer, body); return;
+    case 'meter': for (const meter of body.meters) emitMeterStats(writer, meter); return;
+    case 'meter-config': for (const meter of body.meters) emitMeterConfig(writer, meter); return;
+    case 'meter-features': emitMeterFeatures(writer, body); return;
+    case 'experimenter': emitExperimenter(version, writer, body); return;
     case 'other': writer.bytes(body.data);
   }
 }
@@ -440,8 +603,48 @@ function parseBody(version: OfpVersion, type: string, xid: number, r: ByteReader
     }
     case 'error': return { version, xid, type, errorType: r.u16(), code: r.u16(), data: r.bytesCopy(r.remaining) };
     case 'echo-request': case 'echo-reply': return { version, xid, type, data: r.bytesCopy(r.remaining) };
-    case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply':
+    case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request':
       return { version, xid, type };
+    case 'experimenter': return { version, xid, type, ...parseExperimenter(version, r) };
+    case 'port-mod': {
+      const portNo = readPort(version, r);
+      if (!v10) r.skip(4);
+      const hwAddr = readMac(r);
+      if (!v10) r.skip(2);
+      const config = r.u32();
+      const mask = r.u32();
+      const advertise = r.u32();
+      r.skip(4);
+      return { version, xid, type, portNo, hwAddr, config, mask, advertise };
+    }
+    case 'table-mod': {
+      const tableId = r.u8();
+      r.skip(3);
+      return { version, xid, type, tableId, config: r.u32() };
+    }
+    case 'group-mod': return { version, xid, type, ...parseGroupMod(r) };
+    case 'meter-mod': return { version, xid, type, ...parseMeterMod(r) };
+    case 'role-request': case 'role-reply': {
+      const role = r.u32();
+      r.skip(4);
+      return { version, xid, type, role, generationId: r.u64() };
+    }
+    case 'get-async-reply': case 'set-async': {
+      const packetInMask: AsyncMask = [r.u32(), r.u32()];
+      const portStatusMask: AsyncMask = [r.u32(), r.u32()];
+      const flowRemovedMask: AsyncMask = [r.u32(), r.u32()];
+      return { version, xid, type, packetInMask, portStatusMask, flowRemovedMask };
+    }
+    case 'queue-get-config-request': {
+      const port = readPort(version, r);
+      r.skip(v10 ? 2 : 4);
+      return { version, xid, type, port };
+    }
+    case 'queue-get-config-reply': {
+      const port = readPort(version, r);
+      r.skip(v10 ? 6 : 4);
+      return { version, xid, type, port, queues: readAll(r, (q) => parseQueue(version, q)) };
+    }
     case 'features-reply': {
       const datapathId = r.u64();
       const nBuffers = r.u32();
@@ -563,11 +766,14 @@ export function parseMessage(bytes: Uint8Array, options: ParseOptions = {}): Ofp
   if (view.type !== 0 && !versions.includes(version)) throw new DecodeError('bad-version', `OpenFlow version ${version} is not spoken`, HEADER.VERSION);
   const names = version === OFP_VERSION_1_0 ? typeName10 : typeName13;
   const type = names.get(view.type);
-  if (type === undefined || type === 'experimenter' || type === 'port-mod' || type === 'group-mod' || type === 'table-mod') {
-    throw new DecodeError('bad-type', `OpenFlow ${version} message type ${view.type} is not supported`, HEADER.TYPE);
-  }
+  if (type === undefined) throw new DecodeError('bad-type', `OpenFlow ${version} message type ${view.type} is not defined`, HEADER.TYPE);
   const reader = new ByteReader(bytes, HEADER.SIZE);
   const message = parseBody(version === OFP_VERSION_1_0 ? OFP_VERSION_1_0 : OFP_VERSION_1_3, type, view.xid, reader);
+  // A fixed-layout body followed by more bytes means the header's length lies (OFPBRC_BAD_LEN).
+  // HELLO is exempt: later versions may append elements this one cannot read (1.3 §7.5.1).
+  if (reader.remaining !== 0 && type !== 'hello') {
+    throw new DecodeError('bad-length', `${reader.remaining} bytes left over after an OpenFlow ${type} body`, reader.offset);
+  }
   return message.version === version ? message : { ...message, version };
 }
 
@@ -576,14 +782,40 @@ export function emitMessage(message: OfpMessage): Uint8Array {
   const version: OfpVersion = message.version === OFP_VERSION_1_0 ? OFP_VERSION_1_0 : OFP_VERSION_1_3;
   const v10 = version === OFP_VERSION_1_0;
   const types: Record<string, number> = v10 ? OFP10.TYPES : OFP13.TYPES;
+  const typeCode = types[message.type];
+  if (typeCode === undefined) throw new UnsupportedError(`OpenFlow ${message.type} has no encoding in version ${version}`);
   const w = new ByteWriter(256, OFP_MAX_MESSAGE);
-  w.u8(message.version).u8(types[message.type] as number).u16(0).u32(message.xid >>> 0);
+  w.u8(message.version).u8(typeCode).u16(0).u32(message.xid >>> 0);
   const m = message;
   switch (m.type) {
     case 'hello': if (m.versions !== undefined) emitHello(w, m.versions); break;
     case 'error': w.u16(m.errorType).u16(m.code).bytes(m.data); break;
     case 'echo-request': case 'echo-reply': w.bytes(m.data); break;
-    case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': break;
+    case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request': break;
+    case 'experimenter': emitExperimenter(version, w, m); break;
+    case 'port-mod':
+      writePort(version, w, m.portNo);
+      if (!v10) w.u32(0);
+      writeMac(w, m.hwAddr);
+      if (!v10) w.u16(0);
+      w.u32(m.config).u32(m.mask).u32(m.advertise).u32(0);
+      break;
+    case 'table-mod': w.u8(m.tableId).u8(0).u16(0).u32(m.config); break;
+    case 'group-mod': emitGroupMod(w, m); break;
+    case 'meter-mod': emitMeterMod(w, m); break;
+    case 'role-request': case 'role-reply': w.u32(m.role).u32(0).u64(m.generationId); break;
+    case 'get-async-reply': case 'set-async':
+      for (const mask of [m.packetInMask, m.portStatusMask, m.flowRemovedMask]) w.u32(mask[0]).u32(mask[1]);
+      break;
+    case 'queue-get-config-request':
+      writePort(version, w, m.port);
+      if (v10) w.u16(0); else w.u32(0);
+      break;
+    case 'queue-get-config-reply':
+      writePort(version, w, m.port);
+      if (v10) w.u16(0).u32(0); else w.u32(0);
+      for (const queue of m.queues) emitQueue(version, w, queue);
+      break;
     case 'features-reply':
       w.u64(m.datapathId).u32(m.nBuffers).u8(m.nTables);
       if (v10) w.u8(0).u16(0); else w.u8(m.auxiliaryId).u16(0);
@@ -659,6 +891,35 @@ export function emitMessage(message: OfpMessage): Uint8Array {
 export function errorFor(version: number, offending: Uint8Array, errorType: number, code: number): OfpMessage {
   const xid = offending.length >= HEADER.SIZE ? readU32(offending, HEADER.XID) : 0;
   return { version, xid, type: 'error', errorType, code, data: offending.slice(0, 64) };
+}
+
+/** Error type and code per DecodeError reason (1.3 §7.4.4); anything else is OFPBRC_BAD_LEN. */
+const REFUSALS: Readonly<Record<string, readonly [number, number]>> = {
+  'bad-type': [OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE],
+  'bad-version': [OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION],
+  'bad-action': [OFPET_BAD_ACTION, OFPBAC_BAD_TYPE],
+  'bad-action-length': [OFPET_BAD_ACTION, OFPBAC_BAD_LEN],
+};
+/** 1.3 only: OpenFlow 1.0 has no bad-instruction or bad-match error types. */
+const REFUSALS_13: Readonly<Record<string, readonly [number, number]>> = {
+  'bad-instruction': [OFPET_BAD_INSTRUCTION, OFPBIC_UNKNOWN_INST],
+  'bad-instruction-length': [OFPET_BAD_INSTRUCTION, OFPBIC_BAD_LEN],
+  'bad-match-type': [OFPET_BAD_MATCH, OFPBMC_BAD_TYPE],
+  'bad-match-length': [OFPET_BAD_MATCH, OFPBMC_BAD_LEN],
+  'bad-oxm-length': [OFPET_BAD_MATCH, OFPBMC_BAD_LEN],
+  'duplicate-oxm': [OFPET_BAD_MATCH, OFPBMC_DUP_FIELD],
+};
+
+/**
+ * The ERROR that refuses a message {@link parseMessage} rejected with `error`: an undefined type
+ * is OFPET_BAD_REQUEST/OFPBRC_BAD_TYPE, a version we do not speak OFPBRC_BAD_VERSION, a bad
+ * action, instruction or match its own error type (1.3 §7.4.4), anything else OFPBRC_BAD_LEN;
+ * it carries the first 64 bytes of `offending`.
+ */
+export function errorForDecodeError(version: number, offending: Uint8Array, error: DecodeError): OfpMessage {
+  const refusal = REFUSALS[error.reason] ?? (version === OFP_VERSION_1_0 ? undefined : REFUSALS_13[error.reason]);
+  const [errorType, code] = refusal ?? [OFPET_BAD_REQUEST, OFPBRC_BAD_LEN];
+  return errorFor(version, offending, errorType, code);
 }
 
 /** Highest version both sides speak (1.3 §6.3.1), from our list and the peer's HELLO; undefined when none. */
