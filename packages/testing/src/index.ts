@@ -6,4 +6,6 @@ export * from './network.js';
 export * from './pcap.js';
 export * from './wiretap.js';
 export * from './arbitraries.js';
+export * from './mutators.js';
+export * from './flow.js';
 export * from './packet-script.js';
