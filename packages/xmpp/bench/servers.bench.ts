@@ -15,6 +15,7 @@ import { startProsody } from '../test/peers.js';
 const DOMAIN = 'bench.test';
 const MESSAGES = 20_000;
 const WARMUP = 2_000;
+// Two batches of 500: Prosody (run as its own user) refuses logins past about 1000 connections here.
 const IDLE_CLIENTS = 500;
 const LOGIN_CONCURRENCY = 10;
 
@@ -135,24 +136,45 @@ async function throughput(target: Target): Promise<number> {
   return rate;
 }
 
-/** Server RSS growth per idle authenticated client, in KiB. */
-async function memoryPerClient(target: Target): Promise<{ before: number; after: number; perClient: number; heapPerClient: number | undefined }> {
+interface Memory {
+  /** RSS (KiB) with one client, after the first batch, after the second. */
+  readonly rss: readonly [number, number, number];
+  /** KiB per client of the first batch: includes one-time growth (V8's young generation, compiled code). */
+  readonly firstPerClient: number;
+  /** KiB per client of the second batch: what one more idle client costs. */
+  readonly perClient: number;
+  /** JS heap + external (KiB) per client of the second batch, when the server reports it. */
+  readonly heapPerClient: number | undefined;
+}
+
+/**
+ * Server RSS growth per idle authenticated client, in KiB, in two batches of IDLE_CLIENTS: the
+ * first batch also pays for what a server grows once under load (V8's young generation doubles
+ * to its maximum as logins allocate, code is compiled), the second shows the cost per client.
+ */
+async function memoryPerClient(target: Target): Promise<Memory> {
   // One client first, so one-time allocations (first session, code paths) are not counted.
   const first = await login(target, 'idle', 'first');
   await first.ping();
-  const heapBefore = await target.settle();
-  const before = rssKiB(target.pid);
+  await target.settle();
+  const rss0 = rssKiB(target.pid);
   const clients: XmppClient[] = [first];
-  for (let i = 0; i < IDLE_CLIENTS; i += LOGIN_CONCURRENCY) {
-    const batch = await Promise.all(Array.from({ length: Math.min(LOGIN_CONCURRENCY, IDLE_CLIENTS - i) }, (_, j) => login(target, 'idle', `c${i + j}`)));
-    clients.push(...batch);
-  }
-  await Promise.all(clients.map((c) => c.ping()));
-  const heapAfter = await target.settle();
-  const after = rssKiB(target.pid);
+  const batch = async (offset: number): Promise<void> => {
+    for (let i = 0; i < IDLE_CLIENTS; i += LOGIN_CONCURRENCY) {
+      const logins = await Promise.all(Array.from({ length: Math.min(LOGIN_CONCURRENCY, IDLE_CLIENTS - i) }, (_, j) => login(target, 'idle', `c${offset + i + j}`)));
+      clients.push(...logins);
+    }
+    await Promise.all(clients.map((c) => c.ping()));
+  };
+  await batch(0);
+  const heap1 = await target.settle();
+  const rss1 = rssKiB(target.pid);
+  await batch(IDLE_CLIENTS);
+  const heap2 = await target.settle();
+  const rss2 = rssKiB(target.pid);
   await Promise.all(clients.map((c) => c.close()));
-  const heapPerClient = heapBefore !== undefined && heapAfter !== undefined ? (heapAfter - heapBefore) / 1024 / IDLE_CLIENTS : undefined;
-  return { before, after, perClient: (after - before) / IDLE_CLIENTS, heapPerClient };
+  const heapPerClient = heap1 !== undefined && heap2 !== undefined ? (heap2 - heap1) / 1024 / IDLE_CLIENTS : undefined;
+  return { rss: [rss0, rss1, rss2], firstPerClient: (rss1 - rss0) / IDLE_CLIENTS, perClient: (rss2 - rss1) / IDLE_CLIENTS, heapPerClient };
 }
 
 /** XEP-0199 ping round trips/s through `target` (client → server → client), with Benchmark.js. */
@@ -176,7 +198,7 @@ async function pingRate(target: Target): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const results: { name: string; rate: number; ping: number; memory: Awaited<ReturnType<typeof memoryPerClient>> }[] = [];
+  const results: { name: string; rate: number; ping: number; memory: Memory }[] = [];
   for (const start of [startMorgana, startProsodyTarget]) {
     const target = await start();
     try {
@@ -185,7 +207,11 @@ async function main(): Promise<void> {
       const ping = await pingRate(target);
       const rate = await throughput(target);
       results.push({ name: target.name, rate, ping, memory });
-      console.log(`${target.name.padEnd(24)} ${Math.round(rate).toLocaleString('en-US').padStart(8)} msgs/s   RSS ${memory.before} → ${memory.after} KiB with ${IDLE_CLIENTS} idle clients: ${memory.perClient.toFixed(1)} KiB/client${memory.heapPerClient === undefined ? '' : ` (JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client)`}`);
+      const [rss0, rss1, rss2] = memory.rss;
+      console.log(
+        `${target.name.padEnd(24)} ${Math.round(rate).toLocaleString('en-US').padStart(8)} msgs/s   RSS ${rss0} → ${rss1} → ${rss2} KiB with 1 → ${IDLE_CLIENTS} → ${2 * IDLE_CLIENTS} idle clients: ` +
+          `${memory.perClient.toFixed(1)} KiB/client (first ${IDLE_CLIENTS}: ${memory.firstPerClient.toFixed(1)} KiB/client)${memory.heapPerClient === undefined ? '' : `, JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client`}`,
+      );
     } finally {
       await target.stop();
     }

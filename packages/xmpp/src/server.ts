@@ -738,41 +738,62 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
     return session;
   }
 
+  /** {@link negotiate} bounded by `negotiationTimeout`; the timer is gone once it returns. */
+  async function negotiateInTime(stream: XmppStream): Promise<ClientSession | undefined> {
+    let bound = false;
+    const timer = deps.clock.setTimer(negotiationTimeout, () => {
+      if (!bound) {
+        counters.add('negotiation-timeouts');
+        void stream.fail('connection-timeout');
+      }
+    });
+    try {
+      const session = await negotiate(stream);
+      bound = session !== undefined;
+      return session;
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  /**
+   * Reads and handles one event of a bound session: `more`, `closed` (the client's closing
+   * tag, or we closed), or `dropped` (the connection ended without one, which a resume may
+   * follow). A function of its own so that, while a session idles, nothing of the last stanza
+   * stays referenced from a suspended frame.
+   */
+  async function serveNext(session: ClientSession, stream: XmppStream): Promise<'more' | 'closed' | 'dropped'> {
+    const event = await stream.next();
+    if (event === null) return stream.isClosed ? 'closed' : 'dropped';
+    if (event.type === 'stream-close') return 'closed';
+    if (event.type !== 'stanza') return 'more';
+    const stanza = event.element;
+    if (stanza.ns === NS_SM) {
+      await streamManagement(session, stanza);
+      return stream.isClosed ? 'closed' : 'more';
+    }
+    if (stanza.ns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(stanza.name)) {
+      await stream.fail('unsupported-stanza-type');
+      return 'closed';
+    }
+    if (session.sm) session.sm.inbound = (session.sm.inbound + 1) % SM_MODULUS;
+    await route(session, stanza);
+    return stream.isClosed ? 'closed' : 'more';
+  }
+
   async function handle(flow: Flow): Promise<void> {
     const stream = new XmppStream(flow, config.limits ?? {}, deps.clock, closeTimeout);
     streams.add(stream);
     let session: ClientSession | undefined;
     /** The connection ended without the client's closing tag (a drop a resume may follow). */
     let dropped = false;
-    const timer = deps.clock.setTimer(negotiationTimeout, () => {
-      if (session === undefined) {
-        counters.add('negotiation-timeouts');
-        void stream.fail('connection-timeout');
-      }
-    });
     try {
-      session = await negotiate(stream);
-      timer.cancel();
+      session = await negotiateInTime(stream);
       if (session === undefined) return;
-      for (;;) {
-        const event = await stream.next();
-        if (event === null) dropped = !stream.isClosed;
-        if (event === null || event.type === 'stream-close') break;
-        if (event.type !== 'stanza') continue;
-        const stanza = event.element;
-        if (stanza.ns === NS_SM) {
-          await streamManagement(session, stanza);
-          if (stream.isClosed) break;
-          continue;
-        }
-        if (stanza.ns !== NS_CLIENT || !['message', 'presence', 'iq'].includes(stanza.name)) {
-          await stream.fail('unsupported-stanza-type');
-          break;
-        }
-        if (session.sm) session.sm.inbound = (session.sm.inbound + 1) % SM_MODULUS;
-        await route(session, stanza);
-        if (stream.isClosed) break;
-      }
+      let outcome: 'more' | 'closed' | 'dropped';
+      do outcome = await serveNext(session, stream);
+      while (outcome === 'more');
+      dropped = outcome === 'dropped';
     } catch (error) {
       if (error instanceof XmlError) {
         counters.add(`xml-${error.reason}`);
@@ -782,7 +803,6 @@ export function createXmppServer(deps: XmppServerDeps, config: XmppServerConfig)
         dropped = !stream.isClosed;
       }
     } finally {
-      timer.cancel();
       streams.delete(stream);
       // A session resumed on another connection meanwhile is no longer this stream's.
       if (session !== undefined && session.stream === stream) {

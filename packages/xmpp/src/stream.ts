@@ -73,7 +73,10 @@ export class XmppStream {
       }
       this.queue = this.parser.push(chunk);
     }
-    return this.queue.shift() ?? null;
+    const event = this.queue.shift() ?? null;
+    // The parser's event array keeps its grown capacity: drop it rather than idle with it.
+    if (this.queue.length === 0) this.queue = [];
+    return event;
   }
 
   /** The next stanza-level element, failing on stream close or a stream error. */

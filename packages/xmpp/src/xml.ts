@@ -85,6 +85,42 @@ const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '
 /** Longest reference we buffer: `&#x10FFFF;` is 10 characters. */
 const MAX_REFERENCE = 10;
 
+/**
+ * One decoder for every parser: each chunk is decoded whole, without `stream: true`, and a
+ * parser carries an incomplete trailing UTF-8 sequence itself, so an idle connection holds no
+ * TextDecoder (and no native converter) of its own. `ignoreBOM` keeps U+FEFF in mid-stream
+ * chunks; the parser drops a BOM only at the start of a stream.
+ */
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** A UTF-8 sequence is at most 4 bytes, so at most 3 bytes wait for the next chunk. */
+const MAX_UTF8_CARRY = 3;
+const NO_ATTRS: [string, string][] = [];
+
+/** Stands for the stream element on the parser's stack: stanzas are reported, never attached to it. */
+const STREAM_ROOT: XmlElement = Object.freeze({ name: 'stream', ns: '', attrs: Object.freeze({}), children: Object.freeze([]) as unknown as (XmlElement | string)[] });
+
+/**
+ * A copy of `text` that does not share the chunk it was sliced from: V8 keeps a whole parent
+ * string alive behind a slice of 13 characters or more, and the slice of a concatenation is
+ * taken from a new flat string.
+ */
+function ownString(text: string): string {
+  return (text + ' ').slice(0, -1);
+}
+
+/** Bytes at the end of `bytes` that start a UTF-8 sequence the chunk does not complete (0 to 3). */
+function incompleteUtf8Tail(bytes: Uint8Array): number {
+  const end = bytes.length;
+  for (let back = 1; back <= MAX_UTF8_CARRY && back <= end; back++) {
+    const b = bytes[end - back];
+    if ((b & 0xc0) === 0x80) continue;
+    const needed = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return needed > back ? back : 0;
+  }
+  // No lead byte within reach: complete, or invalid, which the decoder reports.
+  return 0;
+}
+
 interface OpenElement {
   readonly qname: string;
   readonly element: XmlElement;
@@ -111,14 +147,17 @@ function isXmlChar(c: number): boolean {
  */
 export class XmlStreamParser {
   private readonly limits: XmlLimits;
-  private decoder = new TextDecoder('utf-8', { fatal: true });
+  /** The start of a UTF-8 sequence split across chunks (at most 3 bytes), or undefined. */
+  private carry: Uint8Array | undefined;
+  /** Nothing decoded yet since the start or a restart: a BOM here is dropped. */
+  private atStart = true;
   private state = State.Text;
   private stack: OpenElement[] = [];
   private name = '';
   private attrName = '';
   private attrValue = '';
   private quote = 0;
-  private rawAttrs: [string, string][] = [];
+  private rawAttrs: [string, string][] = NO_ATTRS;
   private text = '';
   private reference: string | undefined;
   private declText = '';
@@ -135,7 +174,8 @@ export class XmlStreamParser {
 
   /** Forgets everything, for a stream restart after STARTTLS or SASL (RFC 6120 §4.3.3). */
   reset(): void {
-    this.decoder = new TextDecoder('utf-8', { fatal: true });
+    this.carry = undefined;
+    this.atStart = true;
     this.state = State.Text;
     this.stack = [];
     this.text = '';
@@ -149,9 +189,25 @@ export class XmlStreamParser {
   /** Parses the next chunk of the stream. */
   push(bytes: Uint8Array): XmlEvent[] {
     if (this.deferred !== undefined) throw this.deferred;
+    let input = bytes;
+    if (this.carry !== undefined) {
+      input = new Uint8Array(this.carry.length + bytes.length);
+      input.set(this.carry);
+      input.set(bytes, this.carry.length);
+      this.carry = undefined;
+    }
+    const tail = incompleteUtf8Tail(input);
+    if (tail > 0) {
+      this.carry = input.slice(input.length - tail);
+      input = input.subarray(0, input.length - tail);
+    }
+    if (this.atStart && input.length > 0) {
+      this.atStart = false;
+      if (input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf) input = input.subarray(3);
+    }
     let chunk: string;
     try {
-      chunk = this.decoder.decode(bytes, { stream: true });
+      chunk = utf8Decoder.decode(input);
     } catch {
       throw new XmlError('invalid-utf8', 'the stream is not valid UTF-8');
     }
@@ -178,7 +234,20 @@ export class XmlStreamParser {
     }
     const events = this.events;
     this.events = [];
+    this.releaseScratch();
     return events;
+  }
+
+  /**
+   * Between stanzas, drops the scratch strings of the last tag: they are slices of the chunk
+   * they came from, and would keep that whole chunk alive for as long as the connection idles.
+   */
+  private releaseScratch(): void {
+    if (this.state !== State.Text || this.stack.length > 1) return;
+    this.name = '';
+    this.attrName = '';
+    this.attrValue = '';
+    this.rawAttrs = NO_ATTRS;
   }
 
   private parseChunk(chunk: string): void {
@@ -471,7 +540,11 @@ export class XmlStreamParser {
     const element: XmlElement = { name: local, ns, attrs, children: [] };
     if (parent === undefined) {
       if (selfClosing) this.fail('malformed', 'the stream header closes itself');
-      this.stack.push({ qname: this.name, element, scope });
+      // The stream element stays open for the connection's life: it keeps only what closing
+      // tags and namespace lookups need, as strings of their own rather than slices of the chunk.
+      const rootScope = new Map<string, string>();
+      for (const [key, value] of scope) rootScope.set(ownString(key), ownString(value));
+      this.stack.push({ qname: ownString(this.name), element: STREAM_ROOT, scope: rootScope });
       this.events.push({ type: 'stream-open', element });
     } else if (selfClosing) {
       this.finish(parent, element);

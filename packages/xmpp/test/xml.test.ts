@@ -194,6 +194,44 @@ describe('XML stream parser', () => {
     expect(() => parser.pushText('<a/>')).toThrow(XmlError);
   });
 
+  it('decodes UTF-8 split anywhere exactly as a one-shot decoder does, and rejects what it rejects', () => {
+    const reference = new TextDecoder('utf-8', { fatal: true });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 24 }), fc.array(fc.nat(), { maxLength: 8 }), (body, cuts) => {
+        const bytes = new Uint8Array([...encoder.encode(`${HEADER}<a>`), ...body, ...encoder.encode('</a>')]);
+        let expected: string | undefined;
+        try {
+          expected = reference.decode(body);
+        } catch {
+          expected = undefined;
+        }
+        const parser = new XmlStreamParser();
+        try {
+          const events = parseAll(parser, chunked(bytes, cuts));
+          const stanza = events.find((e) => e.type === 'stanza') as { element: XmlElement } | undefined;
+          if (stanza !== undefined && expected !== undefined) expect(stanza.element.children.join('')).toBe(expected);
+          if (stanza !== undefined) expect(expected).toBeDefined();
+        } catch (error) {
+          expect(error).toBeInstanceOf(XmlError);
+          if (expected === undefined) return;
+          expect((error as XmlError).reason).not.toBe('invalid-utf8');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('drops a byte order mark only at the start of a stream, also after a restart', () => {
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+    const parser = new XmlStreamParser();
+    expect(parser.push(bom.subarray(0, 2))).toEqual([]);
+    expect(parser.push(new Uint8Array([...bom.subarray(2), ...encoder.encode(HEADER)])).map((e) => e.type)).toEqual(['stream-open']);
+    const events = parser.push(new Uint8Array([...encoder.encode('<a>'), ...bom, ...encoder.encode('</a>')]));
+    expect(events[0]).toEqual({ type: 'stanza', element: { name: 'a', ns: CLIENT, attrs: {}, children: ['\ufeff'] } });
+    parser.reset();
+    expect(parser.push(new Uint8Array([...bom, ...encoder.encode(HEADER)])).map((e) => e.type)).toEqual(['stream-open']);
+  });
+
   it('starts afresh after reset (stream restart)', () => {
     const parser = new XmlStreamParser();
     parser.pushText(`${HEADER}<a/>`);
