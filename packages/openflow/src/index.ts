@@ -11,3 +11,7 @@ export * from './group.js';
 export * from './meter.js';
 export * from './queue.js';
 export * from './action-set.js';
+export * from './datapath.js';
+export * from './group-table.js';
+export * from './meter-table.js';
+export * from './packet-edit.js';

@@ -1,357 +1,596 @@
 /**
- * The switch side of OpenFlow 1.3 over morgana Netifs: one flow table, table misses sent to
- * the controller, and a passive listener that controllers (or `ovs-ofctl`) connect to.
+ * The switch side of OpenFlow 1.0 and 1.3 over morgana Netifs: the datapath (datapath.ts)
+ * driven by controllers that connect to a passive listener (like `ptcp:`) and/or that the
+ * switch dials itself, with reconnect and backoff (1.3.x §6.3).
  */
+import { type Clock, CounterSet, type Counters, DecodeError, type Ipv4Address, type Netif, type Tcp, type TcpFlow, type TcpListener, type Timer } from '@morgana/core';
 import {
-  ByteWriter, type Clock, CounterSet, type Counters, DecodeError, type Netif, type Tcp, type TcpFlow, type TcpListener, type Timer,
-} from '@morgana/core';
-import type { Action, Instruction } from './actions.js';
-import {
-  OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPFC_ADD, OFPFC_DELETE,
-  OFPFC_DELETE_STRICT, OFPFC_MODIFY, OFPFC_MODIFY_STRICT, OFPHFC_INCOMPATIBLE, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD,
-  OFPP_IN_PORT, OFP13, OFP_NO_BUFFER, OFP_VERSION_1_3,
+  OFPBRC_BAD_EXPERIMENTER, OFPBRC_BAD_MULTIPART, OFPBRC_BAD_TYPE, OFPCR_ROLE_EQUAL, OFPCR_ROLE_MASTER, OFPCR_ROLE_NOCHANGE,
+  OFPCR_ROLE_SLAVE, OFPET_BAD_REQUEST, OFPET_FLOW_MOD_FAILED, OFPET_GROUP_MOD_FAILED, OFPET_METER_MOD_FAILED,
+  OFPET_PORT_MOD_FAILED, OFPET_ROLE_REQUEST_FAILED, OFPET_TABLE_MOD_FAILED, OFPFC_ADD, OFPFC_DELETE, OFPFC_DELETE_STRICT,
+  OFPFC_MODIFY, OFPFC_MODIFY_STRICT, OFPG_ALL, OFPG_ANY, OFPGC_ADD, OFPGC_DELETE, OFPGC_MODIFY, OFPM_ALL, OFPMC_ADD,
+  OFPMC_DELETE, OFPMC_MODIFY, OFPMPF_MORE, OFPP_ANY, OFPTT_ALL, OFP_NO_BUFFER, OFP_VERSION_1_0,
+  OFP_VERSION_1_3, OFPMP_TABLE_FEATURES,
 } from './constants.js';
-import { type MatchFieldName, OXM_FIELDS } from './match.js';
-import { type FlowEntry, FlowTable, OFPRR_DELETE, covers, packetFields } from './flow-table.js';
-import { MessageFramer } from './framer.js';
-import { type FlowStatsEntry, type OfpMessage, type PortDesc, emitMessage, errorFor, negotiateVersion, parseMessage } from './wire.js';
 import type { OutgoingMessage } from './controller.js';
+import { DATAPATH_DEFAULTS, Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPPS_LIVE, type PacketIn } from './datapath.js';
+import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, selects } from './flow-table.js';
+import type { GroupTableConfig } from './group-table.js';
+import type { MeterTableConfig } from './meter-table.js';
+import { type ChannelConfig, SwitchChannel } from './switch-channel.js';
+import { SWITCH_ACTIONS, instructionsTo10, matchFrom10, matchTo10, tableFeatures } from './switch-view.js';
+import type { FlowStatsEntry, MultipartReplyBody, MultipartRequestBody, OfpMessage, PortDesc, PortStatsEntry } from './wire.js';
 
-/** OFPET_FLOW_MOD_FAILED (1.3) and its OFPFMFC_TABLE_FULL code. */
-const OFPET_FLOW_MOD_FAILED = 5;
+/** Error codes the switch sends that the constants do not name (1.3.x §7.4.4). */
+const OFPBRC_BUFFER_UNKNOWN = 8;
+const OFPBRC_IS_SLAVE = 10;
 const OFPFMFC_TABLE_FULL = 1;
+const OFPFMFC_OVERLAP = 3;
 const OFPFMFC_BAD_COMMAND = 6;
-/** Packet-in reasons (1.3 §7.4.1). */
-const OFPR_NO_MATCH = 0;
-const OFPR_ACTION = 1;
-const OFPMP_TABLE_FEATURES = 12;
+const OFPGMFC_BAD_COMMAND = 11;
+const OFPMMFC_BAD_COMMAND = 5;
+const OFPPMFC_BAD_PORT = 0;
+const OFPPMFC_BAD_HW_ADDR = 1;
+const OFPTMFC_BAD_TABLE = 0;
+const OFPRRFC_STALE = 0;
+const OFPRRFC_BAD_ROLE = 2;
+/** Port-status reasons. */
+const OFPPR_MODIFY = 2;
+/** Capabilities (features-reply): flow, table, port stats; 1.3 adds group stats. */
+const CAPABILITIES_10 = 0x7;
+const CAPABILITIES_13 = 0xf;
+/** 1.0 actions bitmap: OUTPUT through ENQUEUE (1.0.0 §5.3.1). */
+const ACTIONS_10 = 0xfff;
+/** The port config bits PORT_MOD may change. */
+const PORT_CONFIG_BITS = OFPPC_PORT_DOWN | OFPPC_NO_RECV | OFPPC_NO_FLOOD | OFPPC_NO_FWD | OFPPC_NO_PACKET_IN;
+/** 10 Gb/s full duplex, copper (ofp_port_features; 1.0 numbers COPPER 1 << 7, 1.3 1 << 11). */
+const PORT_FEATURES_10 = (1 << 6) | (1 << 7);
+const PORT_FEATURES_13 = (1 << 6) | (1 << 11);
+/** OFP_DEFAULT_MISS_SEND_LEN. */
+const DEFAULT_MISS_SEND_LEN = 128;
+
+/** A controller the switch dials (active mode, like `ovs-vsctl set-controller tcp:HOST:PORT`). */
+export interface ControllerTarget {
+  readonly address: Ipv4Address;
+  readonly port: number;
+}
 
 export interface SwitchConfig {
   readonly tcp: Tcp;
   readonly clock: Clock;
   /** Data ports; port number i + 1 is `ports[i]`. */
   readonly ports: readonly Netif[];
+  /** Port names in port descriptions; default `port1`, `port2`, ... */
+  readonly portNames?: readonly string[];
+  /** The OFPP_LOCAL port, if any. */
+  readonly localPort?: Netif;
   readonly datapathId: bigint;
-  /** TCP port controllers connect to (passive mode, like `ovs-vswitchd`'s ptcp:); default 6634. */
+  /** Accept controller connections (like `ptcp:`); default true. */
+  readonly passive?: boolean;
+  /** TCP port of the passive listener; default 6634 (0: any free port). */
   readonly listenPort?: number;
-  /** Flow entries in the table; default 4 096. */
+  /** Address the listener binds; default every address. */
+  readonly listenAddress?: Ipv4Address;
+  /** Controllers to dial and keep dialling (active mode). */
+  readonly controllers?: readonly ControllerTarget[];
+  /** Versions spoken, highest first; default [1.3, 1.0]. */
+  readonly versions?: readonly number[];
+  /** Flow tables; default 8 (1.0 controllers see them too). */
+  readonly nTables?: number;
+  /** Flow entries per table; default 4 096. */
   readonly maxFlows?: number;
+  readonly groups?: GroupTableConfig;
+  readonly meters?: MeterTableConfig;
+  /** A miss with no table-miss entry: to the controllers (default) or dropped (1.3.x §5.4). */
+  readonly tableMiss?: 'controller' | 'drop';
   /** Milliseconds between timeout sweeps; default 1 000 (timeouts are whole seconds). */
   readonly expiryIntervalMs?: number;
-  /** Send table misses to the controller without a table-miss entry; default true. */
-  readonly missToController?: boolean;
-  /** Bytes of a missed packet sent up (no switch buffers); default 128, 0xffff for all. */
-  readonly missSendLen?: number;
-  /** Controller connections at once; default 16. */
+  /** Controller connections at once, passive and active together; default 16. */
   readonly maxConnections?: number;
   /** Description strings returned in OFPMP_DESC. */
   readonly description?: string;
+  /** Silence before an ECHO_REQUEST / before giving a connection up, ms; default 5 000 / 15 000. */
+  readonly echoIntervalMs?: number;
+  readonly echoTimeoutMs?: number;
+  /** Reconnect backoff of active connections: first and longest wait, ms; default 1 000 / 16 000. */
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+  /** Milliseconds a dial may take; default 10 000. */
+  readonly connectTimeoutMs?: number;
+  /** Bytes queued per connection past which asynchronous messages are dropped; default 4 MiB. */
+  readonly maxWriteQueueBytes?: number;
 }
 
+/** Defaults of {@link SwitchConfig}. */
+export const SWITCH_DEFAULTS = {
+  listenPort: 6634, versions: [OFP_VERSION_1_3, OFP_VERSION_1_0], expiryIntervalMs: 1_000, maxConnections: 16, echoIntervalMs: 5_000,
+  echoTimeoutMs: 15_000, reconnectMinMs: 1_000, reconnectMaxMs: 16_000, connectTimeoutMs: 10_000, maxWriteQueueBytes: 4 * 1024 * 1024,
+} as const;
+
 export interface OpenFlowSwitch {
+  /** The passive listener's port (0 when not listening). */
   readonly port: number;
+  readonly datapath: Datapath;
+  /** Table 0. */
   readonly table: FlowTable;
+  /** Connections with a negotiated version. */
+  connections(): readonly { readonly version: number; readonly role: number; readonly remotePort: number }[];
   stats(): Counters;
   close(): void;
 }
 
-/**
- * One `ofp_table_features` entry for table 0 (1.3 §7.3.5.5.1) with the eight required
- * properties: the instructions, actions and OXM fields this switch implements.
- */
-function tableFeatures(maxEntries: number): Uint8Array {
-  const writer = new ByteWriter(512);
-  writer.u16(0).u8(0).u8(0).u32(0);
-  const name = 'table0';
-  for (let index = 0; index < 32; index += 1) writer.u8(index < name.length ? name.charCodeAt(index) : 0);
-  writer.u64(0n).u64(0n).u32(0).u32(maxEntries);
-  const property = (type: number, body: (w: ByteWriter) => void): void => {
-    const start = writer.length;
-    writer.u16(type).u16(0);
-    body(writer);
-    const length = writer.length - start;
-    writer.patchU16(start + 2, length);
-    for (let pad = (8 - (length % 8)) % 8; pad > 0; pad -= 1) writer.u8(0);
-  };
-  const oxmHeaders = (names: readonly MatchFieldName[]) => (w: ByteWriter): void => {
-    for (const field of OXM_FIELDS.filter((entry) => names.includes(entry.name))) {
-      w.u16(OFP13.OXM_CLASS_OPENFLOW_BASIC).u8(field.field << 1).u8(field.width);
-    }
-  };
-  const allFields = OXM_FIELDS.map((entry) => entry.name);
-  const setFields: MatchFieldName[] = ['ethSrc', 'ethDst'];
-  property(0, (w) => { w.u16(OFP13.INSTRUCTIONS.APPLY_ACTIONS).u16(4).u16(OFP13.INSTRUCTIONS.WRITE_ACTIONS).u16(4); });
-  property(2, () => undefined);
-  for (const type of [4, 6]) property(type, (w) => { w.u16(OFP13.ACTIONS.OUTPUT).u16(4).u16(OFP13.ACTIONS.SET_FIELD).u16(4); });
-  property(8, oxmHeaders(allFields));
-  property(10, oxmHeaders(allFields));
-  property(12, oxmHeaders(setFields));
-  property(14, oxmHeaders(setFields));
-  writer.patchU16(0, writer.length);
-  return writer.finish();
+function duration(clock: Clock, since: number): { durationSec: number; durationNsec: number } {
+  const age = Math.max(0, clock.now() - since);
+  return { durationSec: Math.floor(age / 1000), durationNsec: Math.floor((age % 1000) * 1e6) };
 }
 
-function truncate(frame: Uint8Array, maxLen: number): Uint8Array {
-  return frame.slice(0, Math.min(frame.length, maxLen));
+/** Whether generation id `a` is older than `b` (1.3.x §6.3.5: the difference read as signed 64-bit). */
+function stale(a: bigint, b: bigint): boolean {
+  return BigInt.asIntN(64, a - b) < 0n;
 }
 
-/** Starts a switch; frames arriving on `config.ports` go through its flow table. */
+/** Starts a switch: frames on `config.ports` go through the datapath, controllers manage it. */
 export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
   const counters = new CounterSet();
-  const table = new FlowTable({ clock: config.clock, maxFlows: config.maxFlows });
-  const connections = new Set<ControlChannel>();
-  const missSendLen = config.missSendLen ?? 128;
+  const channels = new Set<SwitchChannel>();
+  const clock = config.clock;
+  const versions = config.versions ?? SWITCH_DEFAULTS.versions;
+  let missSendLen = DEFAULT_MISS_SEND_LEN;
+  /** The largest generation id a master/slave request carried (1.3.x §6.3.5); undefined until one. */
+  let generationId: bigint | undefined;
+  let closed = false;
 
-  const output = (port: number, inPort: number, frame: Uint8Array, maxLen: number, reason: number, entry?: FlowEntry): void => {
-    if (port === OFPP_CONTROLLER) {
-      const data = truncate(frame, maxLen);
-      for (const channel of connections) {
-        channel.send({ type: 'packet-in', bufferId: OFP_NO_BUFFER, totalLen: frame.length, reason, tableId: 0, cookie: entry?.cookie ?? 0xffffffffffffffffn, match: { inPort }, data });
-      }
-      counters.add('packet-in');
-      return;
-    }
-    const targets = port === OFPP_FLOOD || port === OFPP_ALL
-      ? config.ports.map((_, index) => index + 1).filter((number) => number !== inPort)
-      : [port === OFPP_IN_PORT ? inPort : port];
-    for (const number of targets) {
-      // Output to the ingress port needs OFPP_IN_PORT explicitly (1.3 §7.2.5).
-      if (number === inPort && port !== OFPP_IN_PORT) continue;
-      const netif = config.ports[number - 1];
-      if (netif === undefined) {
-        counters.add('drop-no-port');
-        continue;
-      }
-      netif.write(frame.length, (buffer) => {
-        buffer.set(frame);
-        return frame.length;
-      });
-    }
+  const broadcast = (kind: 'packet-in' | 'port-status' | 'flow-removed', reason: number, make: (channel: SwitchChannel) => OutgoingMessage): void => {
+    for (const channel of channels) if (channel.wants(kind, reason)) channel.sendAsync(make(channel));
   };
 
-  const apply = (actions: readonly Action[], inPort: number, frame: Uint8Array, reason: number, entry?: FlowEntry): void => {
-    let packet = frame;
-    for (const action of actions) {
-      if (action.type === 'output') output(action.port, inPort, packet, action.maxLen, reason, entry);
-      else if (action.type === 'set-field' && (action.field === 'ethDst' || action.field === 'ethSrc')) {
-        packet = packet.slice();
-        const at = action.field === 'ethDst' ? 0 : 6;
-        for (let index = 0; index < 6; index += 1) packet[at + index] = Math.floor(action.value / 2 ** (8 * (5 - index))) % 256;
-      } else counters.add(`unsupported-action-${action.type}`);
-    }
-  };
+  const toPacketIn = (packet: PacketIn) => (channel: SwitchChannel): OutgoingMessage => ({
+    // No packet buffers: the whole frame goes up with OFP_NO_BUFFER (1.3.x §7.4.1).
+    type: 'packet-in', bufferId: OFP_NO_BUFFER, totalLen: packet.frame.length, reason: packet.reason,
+    tableId: channel.version === OFP_VERSION_1_0 ? 0 : packet.tableId, cookie: packet.cookie, match: { inPort: packet.inPort }, data: packet.frame,
+  });
 
-  const instructionsActions = (instructions: readonly Instruction[]): Action[] =>
-    instructions.flatMap((instruction) => (instruction.type === 'apply-actions' || instruction.type === 'write-actions' ? [...instruction.actions] : []));
-
-  const receive = (inPort: number, frame: Uint8Array): void => {
-    counters.add('rx-frames');
-    const entry = table.lookup(packetFields(frame, inPort), frame.length);
-    if (entry === undefined) {
-      counters.add('table-miss');
-      if (config.missToController ?? true) output(OFPP_CONTROLLER, inPort, frame, missSendLen, OFPR_NO_MATCH);
-      return;
-    }
-    const actions = instructionsActions(entry.instructions);
-    // A table-miss entry (priority 0, empty match) reports misses as OFPR_NO_MATCH (1.3 §5.4).
-    const reason = entry.priority === 0 && Object.keys(entry.match).length === 0 ? OFPR_NO_MATCH : OFPR_ACTION;
-    apply(actions, inPort, frame.slice(), reason, entry);
-  };
-
-  config.ports.forEach((netif, index) => netif.listen((frame) => receive(index + 1, frame)));
-
-  const removed = (entry: FlowEntry, reason: number): void => {
+  const flowRemoved = (entry: FlowEntry, tableId: number, reason: number): void => {
     if (!FlowTable.notifies(entry)) return;
-    const now = config.clock.now();
-    const age = Math.max(0, now - entry.installedAt);
-    for (const channel of connections) {
-      channel.send({
-        type: 'flow-removed', cookie: entry.cookie, priority: entry.priority, reason, tableId: 0, durationSec: Math.floor(age / 1000),
-        durationNsec: Math.floor((age % 1000) * 1e6), idleTimeout: entry.idleTimeout, hardTimeout: entry.hardTimeout,
-        packetCount: entry.packetCount, byteCount: entry.byteCount, match: entry.match,
-      });
-    }
+    const age = duration(clock, entry.installedAt);
+    broadcast('flow-removed', reason, (channel) => ({
+      type: 'flow-removed', cookie: entry.cookie, priority: entry.priority, reason, tableId, ...age, idleTimeout: entry.idleTimeout,
+      hardTimeout: entry.hardTimeout, packetCount: entry.packetCount, byteCount: entry.byteCount,
+      match: channel.version === OFP_VERSION_1_0 ? matchTo10(entry.match) : entry.match,
+    }));
   };
+
+  const datapath = new Datapath({
+    clock, ports: config.ports, portNames: config.portNames, localPort: config.localPort, nTables: config.nTables, maxFlows: config.maxFlows,
+    groups: config.groups, meters: config.meters, tableMiss: config.tableMiss,
+    onPacketIn: (packet) => broadcast('packet-in', packet.reason, toPacketIn(packet)),
+    onFlowRemoved: flowRemoved,
+  });
 
   let sweeper: Timer | undefined;
   const sweep = (): void => {
-    for (const { entry, reason } of table.expire()) {
-      counters.add('flows-expired');
-      removed(entry, reason);
-    }
-    sweeper = config.clock.setTimer(config.expiryIntervalMs ?? 1_000, sweep);
+    datapath.expire();
+    sweeper = clock.setTimer(config.expiryIntervalMs ?? SWITCH_DEFAULTS.expiryIntervalMs, sweep);
   };
-  sweeper = config.clock.setTimer(config.expiryIntervalMs ?? 1_000, sweep);
+  sweeper = clock.setTimer(config.expiryIntervalMs ?? SWITCH_DEFAULTS.expiryIntervalMs, sweep);
 
-  const portDescs = (): PortDesc[] => config.ports.map((netif, index) => ({
-    portNo: index + 1, hwAddr: netif.mac, name: `port${index + 1}`, config: 0, state: 0, curr: 0, advertised: 0, supported: 0,
-    peer: 0, currSpeed: 0, maxSpeed: 0,
-  }));
-
-  const flowStats = (entry: FlowEntry): FlowStatsEntry => {
-    const age = Math.max(0, config.clock.now() - entry.installedAt);
-    return {
-      tableId: 0, durationSec: Math.floor(age / 1000), durationNsec: Math.floor((age % 1000) * 1e6), priority: entry.priority,
-      idleTimeout: entry.idleTimeout, hardTimeout: entry.hardTimeout, flags: entry.flags, cookie: entry.cookie,
-      packetCount: entry.packetCount, byteCount: entry.byteCount, match: entry.match, instructions: entry.instructions,
-    };
-  };
-
-  const handle = (channel: ControlChannel, message: OfpMessage): void => {
-    const reply = (body: OutgoingMessage): void => { channel.send(body, message.xid); };
-    switch (message.type) {
-      case 'echo-request': reply({ type: 'echo-reply', data: message.data }); return;
-      case 'features-request':
-        reply({ type: 'features-reply', datapathId: config.datapathId, nBuffers: 0, nTables: 1, auxiliaryId: 0, capabilities: 0x1 | 0x4, actions: 0, ports: [] });
-        return;
-      case 'get-config-request': reply({ type: 'get-config-reply', flags: 0, missSendLen }); return;
-      case 'barrier-request': reply({ type: 'barrier-reply' }); return;
-      case 'set-config': case 'echo-reply': case 'hello': case 'error': return;
-      case 'packet-out': {
-        const inPort = message.inPort;
-        apply(message.actions, inPort, message.data, OFPR_ACTION);
-        return;
-      }
-      case 'flow-mod': {
-        const m = message;
-        if (m.command === OFPFC_ADD) {
-          const ok = table.add({ match: m.match, priority: m.priority, cookie: m.cookie, idleTimeout: m.idleTimeout, hardTimeout: m.hardTimeout, flags: m.flags, instructions: m.instructions });
-          if (!ok) {
-            counters.add('table-full');
-            channel.sendRaw(errorFor(OFP_VERSION_1_3, emitMessage(m), OFPET_FLOW_MOD_FAILED, OFPFMFC_TABLE_FULL));
-          }
-        } else if (m.command === OFPFC_MODIFY || m.command === OFPFC_MODIFY_STRICT) {
-          table.modify(m.match, m.priority, m.command === OFPFC_MODIFY_STRICT, m.instructions);
-        } else if (m.command === OFPFC_DELETE || m.command === OFPFC_DELETE_STRICT) {
-          for (const entry of table.delete(m.match, m.priority, m.command === OFPFC_DELETE_STRICT, m.outPort)) removed(entry, OFPRR_DELETE);
-        } else {
-          channel.sendRaw(errorFor(OFP_VERSION_1_3, emitMessage(m), OFPET_FLOW_MOD_FAILED, OFPFMFC_BAD_COMMAND));
-        }
-        return;
-      }
-      case 'multipart-request': {
-        const body = message.body;
-        if (body.kind === 'desc') {
-          const text = config.description ?? 'morgana OpenFlow switch';
-          reply({ type: 'multipart-reply', flags: 0, body: { kind: 'desc', mfrDesc: 'morgana', hwDesc: text, swDesc: text, serialNum: '', dpDesc: text } });
-        } else if (body.kind === 'port-desc') {
-          reply({ type: 'multipart-reply', flags: 0, body: { kind: 'port-desc', ports: portDescs() } });
-        } else if (body.kind === 'flow' || body.kind === 'aggregate') {
-          const selected = table.all().filter((entry) => covers(body.match, entry.match)
-            && (body.outPort === OFPP_ANY || instructionsActions(entry.instructions).some((action) => action.type === 'output' && action.port === body.outPort)));
-          if (body.kind === 'flow') reply({ type: 'multipart-reply', flags: 0, body: { kind: 'flow', flows: selected.map(flowStats) } });
-          else {
-            reply({
-              type: 'multipart-reply', flags: 0,
-              body: { kind: 'aggregate', packetCount: selected.reduce((sum, entry) => sum + entry.packetCount, 0n), byteCount: selected.reduce((sum, entry) => sum + entry.byteCount, 0n), flowCount: selected.length },
-            });
-          }
-        } else if (body.kind === 'port-stats') {
-          const ports = config.ports.map((netif, index) => {
-            const stats = netif.stats();
-            const counts = [stats.rxFrames, stats.txFrames, stats.rxBytes, stats.txBytes, stats.rxDropped, stats.txDropped, 0, 0, 0, 0, 0, 0].map(BigInt);
-            return { portNo: index + 1, counters: counts, durationSec: 0, durationNsec: 0 };
-          }).filter((entry) => body.portNo === OFPP_ANY || entry.portNo === body.portNo);
-          reply({ type: 'multipart-reply', flags: 0, body: { kind: 'port-stats', ports } });
-        } else if (body.kind === 'other' && body.statsType === OFPMP_TABLE_FEATURES && body.data.length === 0) {
-          // A table-features query (1.3 §7.3.5.5) without a body reads the features: one table,
-          // named, with its size and no optional properties.
-          reply({ type: 'multipart-reply', flags: 0, body: { kind: 'other', statsType: OFPMP_TABLE_FEATURES, data: tableFeatures(table.capacity) } });
-        } else {
-          channel.sendRaw(errorFor(OFP_VERSION_1_3, emitMessage(message), OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART));
-        }
-        return;
-      }
-      default:
-        channel.sendRaw(errorFor(OFP_VERSION_1_3, emitMessage(message), OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE));
-    }
-  };
-
-  const listener: TcpListener = config.tcp.listen(config.listenPort ?? 6634, {
-    onConnection: (flow) => {
-      if (connections.size >= (config.maxConnections ?? 16)) {
-        counters.add('connections-full');
-        flow.abort();
-        return;
-      }
-      const channel = new ControlChannel(flow, counters, (message) => handle(channel, message));
-      connections.add(channel);
-      void channel.run().finally(() => connections.delete(channel));
-    },
+  const portDesc = (port: DatapathPort, version: number): PortDesc => ({
+    portNo: port.portNo, hwAddr: port.netif.mac, name: port.name, config: port.config,
+    // OFPPS_LIVE is 1.3's; 1.0 reads that bit as an STP state.
+    state: version === OFP_VERSION_1_0 ? port.state & ~OFPPS_LIVE : port.state,
+    curr: version === OFP_VERSION_1_0 ? PORT_FEATURES_10 : PORT_FEATURES_13, advertised: 0, supported: 0, peer: 0,
+    currSpeed: 10_000_000, maxSpeed: 10_000_000,
   });
 
+  const portStats = (port: DatapathPort): PortStatsEntry => ({
+    portNo: port.portNo, counters: [port.rxPackets, port.txPackets, port.rxBytes, port.txBytes, port.rxDropped, port.txDropped, 0n, 0n, 0n, 0n, 0n, 0n],
+    ...duration(clock, port.installedAt),
+  });
+
+  const flowStats = (entry: FlowEntry, tableId: number, version: number): FlowStatsEntry => ({
+    tableId, ...duration(clock, entry.installedAt), priority: entry.priority, idleTimeout: entry.idleTimeout, hardTimeout: entry.hardTimeout,
+    flags: entry.flags, cookie: entry.cookie, packetCount: entry.packetCount, byteCount: entry.byteCount,
+    match: version === OFP_VERSION_1_0 ? matchTo10(entry.match) : entry.match,
+    instructions: version === OFP_VERSION_1_0 ? instructionsTo10(entry.instructions) : entry.instructions,
+  });
+
+  /** The tables a request names: one, or every one for OFPTT_ALL (and for 1.0, which has no table field in flow-mod). */
+  const tablesOf = (tableId: number): number[] => (tableId === OFPTT_ALL ? datapath.tables.map((_, index) => index) : tableId < datapath.tables.length ? [tableId] : []);
+
+  const selected = (filter: FlowFilter, tableId: number): { entry: FlowEntry; tableId: number }[] =>
+    tablesOf(tableId).flatMap((id) => (datapath.tables[id] as FlowTable).all().filter((entry) => selects(filter, entry)).map((entry) => ({ entry, tableId: id })));
+
+  const refCount = (groupId: number): number => datapath.tables.reduce((sum, table) => sum + table.all().filter((entry) => entry.instructions.some((instruction) =>
+    (instruction.type === 'apply-actions' || instruction.type === 'write-actions') && instruction.actions.some((action) => action.type === 'group' && action.groupId === groupId))).length, 0);
+
+  const meterFlows = (meterId: number): number => datapath.tables.reduce((sum, table) =>
+    sum + table.all().filter((entry) => entry.instructions.some((instruction) => instruction.type === 'meter' && instruction.meterId === meterId)).length, 0);
+
+  /** Sends a multipart reply, split over several messages (OFPMPF_REPLY_MORE) when it exceeds one. */
+  const replyMultipart = <T>(channel: SwitchChannel, xid: number, items: readonly T[], body: (part: readonly T[]) => MultipartReplyBody): void => {
+    const send = (part: readonly T[], more: boolean): void => {
+      try {
+        channel.send({ type: 'multipart-reply', flags: more ? OFPMPF_MORE : 0, body: body(part) }, xid);
+      } catch (error) {
+        if (!(error instanceof DecodeError) || part.length < 2) throw error;
+        const half = Math.ceil(part.length / 2);
+        send(part.slice(0, half), true);
+        send(part.slice(half), more);
+      }
+    };
+    send(items, false);
+  };
+
+  const multipart = (channel: SwitchChannel, xid: number, body: MultipartRequestBody, bytes: Uint8Array): void => {
+    const version = channel.version;
+    const reply = (replyBody: MultipartReplyBody): void => { channel.send({ type: 'multipart-reply', flags: 0, body: replyBody }, xid); };
+    switch (body.kind) {
+      case 'desc': {
+        const text = config.description ?? 'morgana OpenFlow switch';
+        reply({ kind: 'desc', mfrDesc: 'morgana', hwDesc: 'morgana software switch', swDesc: text, serialNum: '', dpDesc: text });
+        return;
+      }
+      case 'port-desc': replyMultipart(channel, xid, datapath.ports, (ports) => ({ kind: 'port-desc', ports: ports.map((port) => portDesc(port, version)) })); return;
+      case 'flow': case 'aggregate': {
+        const filter: FlowFilter = {
+          match: version === OFP_VERSION_1_0 ? matchFrom10(body.match) : body.match, strict: false, priority: 0, cookie: body.cookie, cookieMask: body.cookieMask,
+          outPort: body.outPort, outGroup: version === OFP_VERSION_1_0 ? OFPG_ANY : body.outGroup,
+        };
+        const hits = selected(filter, body.tableId);
+        if (body.kind === 'flow') replyMultipart(channel, xid, hits, (part) => ({ kind: 'flow', flows: part.map(({ entry, tableId }) => flowStats(entry, tableId, version)) }));
+        else {
+          reply({
+            kind: 'aggregate', packetCount: hits.reduce((sum, { entry }) => sum + entry.packetCount, 0n),
+            byteCount: hits.reduce((sum, { entry }) => sum + entry.byteCount, 0n), flowCount: hits.length,
+          });
+        }
+        return;
+      }
+      case 'table':
+        replyMultipart(channel, xid, datapath.tables.map((table, tableId) => ({ table, tableId })), (part) => ({
+          kind: 'table',
+          tables: part.map(({ table, tableId }) => ({
+            // 1.0's wildcards: every field may be wildcarded (OFPFW_ALL).
+            tableId, name: `table${tableId}`, wildcards: 0x3fffff, maxEntries: table.capacity, activeCount: table.size, lookupCount: table.lookups, matchedCount: table.matched,
+          })),
+        }));
+        return;
+      case 'port-stats':
+        replyMultipart(channel, xid, datapath.ports.filter((port) => body.portNo === OFPP_ANY || port.portNo === body.portNo), (ports) => ({ kind: 'port-stats', ports: ports.map(portStats) }));
+        return;
+      case 'queue': reply({ kind: 'queue', queues: [] }); return;
+      case 'group':
+        replyMultipart(channel, xid, datapath.groups.all().filter((group) => body.groupId === OFPG_ALL || group.groupId === body.groupId), (groups) => ({
+          kind: 'group',
+          groups: groups.map((group) => ({
+            groupId: group.groupId, refCount: refCount(group.groupId), packetCount: group.packetCount, byteCount: group.byteCount, ...duration(clock, group.installedAt),
+            bucketStats: group.bucketCounts.map((count) => ({ packetCount: count.packets, byteCount: count.bytes })),
+          })),
+        }));
+        return;
+      case 'group-desc':
+        replyMultipart(channel, xid, datapath.groups.all(), (groups) => ({ kind: 'group-desc', groups: groups.map((group) => ({ groupType: group.type, groupId: group.groupId, buckets: group.buckets })) }));
+        return;
+      case 'group-features': {
+        const max = config.groups?.maxGroups ?? 256;
+        const actions = SWITCH_ACTIONS.reduce((bits, type) => bits | (1 << type), 0) >>> 0;
+        // Every type; weights, liveness, chaining and chaining checks (OFPGFC_*).
+        reply({ kind: 'group-features', types: 0xf, capabilities: 0xf, maxGroups: [max, max, max, max], actions: [actions, actions, actions, actions] });
+        return;
+      }
+      case 'meter':
+        replyMultipart(channel, xid, datapath.meters.all().filter((meter) => body.meterId === OFPM_ALL || meter.meterId === body.meterId), (meters) => ({
+          kind: 'meter',
+          meters: meters.map((meter) => ({
+            meterId: meter.meterId, flowCount: meterFlows(meter.meterId), packetInCount: meter.packetCount, byteInCount: meter.byteCount, ...duration(clock, meter.installedAt),
+            bandStats: meter.bandCounts.map((count) => ({ packetCount: count.packets, byteCount: count.bytes })),
+          })),
+        }));
+        return;
+      case 'meter-config':
+        replyMultipart(channel, xid, datapath.meters.all().filter((meter) => body.meterId === OFPM_ALL || meter.meterId === body.meterId), (meters) => ({
+          kind: 'meter-config', meters: meters.map((meter) => ({ flags: meter.flags, meterId: meter.meterId, bands: meter.bands })),
+        }));
+        return;
+      case 'meter-features':
+        // DROP bands only; kb/s, packets/s, burst and statistics (OFPMF_*).
+        reply({ kind: 'meter-features', maxMeter: datapath.meters.maxMeters, bandTypes: 1 << 1, capabilities: 0xf, maxBands: datapath.meters.maxBands, maxColor: 0 });
+        return;
+      case 'other':
+        // A table-features query without a body reads the features (1.3.x §7.3.5.5); setting them is refused.
+        if (body.statsType === OFPMP_TABLE_FEATURES && body.data.length === 0 && version !== OFP_VERSION_1_0) {
+          const tables = tableFeatures(datapath.tables.length, datapath.tables[0]?.capacity ?? 0);
+          replyMultipart(channel, xid, tables, (part) => ({ kind: 'other', statsType: OFPMP_TABLE_FEATURES, data: concat(part) }));
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    channel.sendError(bytes, OFPET_BAD_REQUEST, body.kind === 'experimenter' ? OFPBRC_BAD_EXPERIMENTER : OFPBRC_BAD_MULTIPART);
+  };
+
+  const fail = (channel: SwitchChannel, bytes: Uint8Array, error: ModError): void => {
+    counters.add('mod-refused');
+    channel.sendError(bytes, error.type, error.code);
+  };
+
+  const flowMod = (channel: SwitchChannel, message: OfpMessage & { type: 'flow-mod' }, bytes: Uint8Array): void => {
+    const v10 = channel.version === OFP_VERSION_1_0;
+    const match = v10 ? matchFrom10(message.match) : message.match;
+    // 1.0 has one table in its flow-mod: adds go to table 0, modifies and deletes reach every table.
+    const tableId = v10 && message.command !== OFPFC_ADD ? OFPTT_ALL : message.tableId;
+    const strict = message.command === OFPFC_MODIFY_STRICT || message.command === OFPFC_DELETE_STRICT;
+    const filter: FlowFilter = {
+      match, strict, priority: message.priority, cookie: message.cookie, cookieMask: v10 ? 0n : message.cookieMask,
+      outPort: message.outPort, outGroup: v10 ? OFPG_ANY : message.outGroup,
+    };
+    const add = (): void => {
+      const problem = datapath.checkFlow(message.tableId, match, message.instructions);
+      if (problem !== undefined) {
+        fail(channel, bytes, problem);
+        return;
+      }
+      const result = (datapath.tables[message.tableId] as FlowTable).add({
+        match, priority: message.priority, cookie: message.cookie, idleTimeout: message.idleTimeout, hardTimeout: message.hardTimeout, flags: message.flags, instructions: message.instructions,
+      });
+      if (result === 'table-full') fail(channel, bytes, { type: OFPET_FLOW_MOD_FAILED, code: OFPFMFC_TABLE_FULL });
+      else if (result === 'overlap') fail(channel, bytes, { type: OFPET_FLOW_MOD_FAILED, code: OFPFMFC_OVERLAP });
+      else counters.add('flows-added');
+    };
+    switch (message.command) {
+      case OFPFC_ADD:
+        add();
+        break;
+      case OFPFC_MODIFY: case OFPFC_MODIFY_STRICT: {
+        const tables = tablesOf(tableId);
+        for (const id of tables) {
+          const problem = datapath.checkFlow(id, match, message.instructions);
+          if (problem !== undefined) {
+            fail(channel, bytes, problem);
+            return;
+          }
+        }
+        const changed = tables.reduce((sum, id) => sum + (datapath.tables[id] as FlowTable).modify(filter, message.instructions, message.flags), 0);
+        // In 1.0 a modify that changes nothing adds the flow (1.0.0 §4.6).
+        if (changed === 0 && v10) add();
+        break;
+      }
+      case OFPFC_DELETE: case OFPFC_DELETE_STRICT:
+        for (const id of tablesOf(tableId)) for (const entry of (datapath.tables[id] as FlowTable).delete(filter)) flowRemoved(entry, id, OFPRR_DELETE);
+        break;
+      default:
+        fail(channel, bytes, { type: OFPET_FLOW_MOD_FAILED, code: OFPFMFC_BAD_COMMAND });
+        return;
+    }
+    // No packet buffers: a flow-mod naming one still takes effect, then the buffer is reported unknown.
+    if (message.bufferId !== OFP_NO_BUFFER) fail(channel, bytes, { type: OFPET_BAD_REQUEST, code: OFPBRC_BUFFER_UNKNOWN });
+  };
+
+  const groupMod = (channel: SwitchChannel, message: OfpMessage & { type: 'group-mod' }, bytes: Uint8Array): void => {
+    const now = clock.now();
+    let code: number | undefined;
+    if (message.command === OFPGC_DELETE) {
+      datapath.removeGroupUsers(datapath.groups.delete(message.groupId, message.groupId === OFPG_ALL));
+      return;
+    }
+    const problem = datapath.checkBuckets(message.buckets);
+    if (problem !== undefined) {
+      fail(channel, bytes, problem);
+      return;
+    }
+    if (message.command === OFPGC_ADD) code = datapath.groups.add(message.groupId, message.groupType, message.buckets, now);
+    else if (message.command === OFPGC_MODIFY) code = datapath.groups.modify(message.groupId, message.groupType, message.buckets);
+    else code = OFPGMFC_BAD_COMMAND;
+    if (code !== undefined) fail(channel, bytes, { type: OFPET_GROUP_MOD_FAILED, code });
+  };
+
+  const meterMod = (channel: SwitchChannel, message: OfpMessage & { type: 'meter-mod' }, bytes: Uint8Array): void => {
+    const now = clock.now();
+    let code: number | undefined;
+    if (message.command === OFPMC_DELETE) {
+      datapath.removeMeterUsers(datapath.meters.delete(message.meterId, message.meterId === OFPM_ALL));
+      return;
+    }
+    if (message.command === OFPMC_ADD) code = datapath.meters.add(message.meterId, message.flags, message.bands, now);
+    else if (message.command === OFPMC_MODIFY) code = datapath.meters.modify(message.meterId, message.flags, message.bands, now);
+    else code = OFPMMFC_BAD_COMMAND;
+    if (code !== undefined) fail(channel, bytes, { type: OFPET_METER_MOD_FAILED, code });
+  };
+
+  const portMod = (channel: SwitchChannel, message: OfpMessage & { type: 'port-mod' }, bytes: Uint8Array): void => {
+    const port = datapath.port(message.portNo);
+    if (port === undefined) {
+      fail(channel, bytes, { type: OFPET_PORT_MOD_FAILED, code: OFPPMFC_BAD_PORT });
+      return;
+    }
+    // The hardware address guards against a port renumbered under the controller (1.3.x §7.3.4.3).
+    if (message.hwAddr !== port.netif.mac) {
+      fail(channel, bytes, { type: OFPET_PORT_MOD_FAILED, code: OFPPMFC_BAD_HW_ADDR });
+      return;
+    }
+    const mask = message.mask & PORT_CONFIG_BITS;
+    const next = (port.config & ~mask) | (message.config & mask);
+    if (next === port.config) return;
+    port.config = next;
+    port.state = (next & OFPPC_PORT_DOWN) !== 0 ? port.state & ~OFPPS_LIVE : port.state | OFPPS_LIVE;
+    broadcast('port-status', OFPPR_MODIFY, (target) => ({ type: 'port-status', reason: OFPPR_MODIFY, port: portDesc(port, target.version) }));
+  };
+
+  const roleRequest = (channel: SwitchChannel, message: OfpMessage & { type: 'role-request' }, bytes: Uint8Array): void => {
+    const role = message.role;
+    if (role !== OFPCR_ROLE_NOCHANGE && role !== OFPCR_ROLE_EQUAL && role !== OFPCR_ROLE_MASTER && role !== OFPCR_ROLE_SLAVE) {
+      fail(channel, bytes, { type: OFPET_ROLE_REQUEST_FAILED, code: OFPRRFC_BAD_ROLE });
+      return;
+    }
+    if (role === OFPCR_ROLE_MASTER || role === OFPCR_ROLE_SLAVE) {
+      // A request older than the newest seen is stale (1.3.x §6.3.5): an old master came back.
+      if (generationId !== undefined && stale(message.generationId, generationId)) {
+        fail(channel, bytes, { type: OFPET_ROLE_REQUEST_FAILED, code: OFPRRFC_STALE });
+        return;
+      }
+      generationId = message.generationId;
+    }
+    if (role !== OFPCR_ROLE_NOCHANGE) {
+      // One master at a time: the others become slaves.
+      if (role === OFPCR_ROLE_MASTER) for (const other of channels) if (other !== channel && other.role === OFPCR_ROLE_MASTER) other.role = OFPCR_ROLE_SLAVE;
+      channel.role = role;
+    }
+    channel.send({ type: 'role-reply', role: channel.role, generationId: generationId ?? 0n }, message.xid);
+  };
+
+  /** Messages that change the switch, refused from a slave (1.3.x §6.3.5). */
+  const MODIFYING: ReadonlySet<string> = new Set(['flow-mod', 'group-mod', 'port-mod', 'table-mod', 'meter-mod', 'packet-out']);
+
+  const handle = (channel: SwitchChannel, message: OfpMessage, bytes: Uint8Array): void => {
+    const reply = (body: OutgoingMessage): void => { channel.send(body, message.xid); };
+    if (MODIFYING.has(message.type) && channel.role === OFPCR_ROLE_SLAVE) {
+      counters.add('slave-refused');
+      channel.sendError(bytes, OFPET_BAD_REQUEST, OFPBRC_IS_SLAVE);
+      return;
+    }
+    const v10 = channel.version === OFP_VERSION_1_0;
+    switch (message.type) {
+      case 'echo-request': reply({ type: 'echo-reply', data: message.data }); return;
+      case 'echo-reply': return;
+      case 'error': counters.add('control-error-received'); return;
+      case 'features-request':
+        reply({
+          type: 'features-reply', datapathId: config.datapathId, nBuffers: 0, nTables: datapath.tables.length, auxiliaryId: 0,
+          capabilities: v10 ? CAPABILITIES_10 : CAPABILITIES_13, actions: v10 ? ACTIONS_10 : 0,
+          ports: v10 ? datapath.ports.map((port) => portDesc(port, OFP_VERSION_1_0)) : [],
+        });
+        return;
+      case 'get-config-request': reply({ type: 'get-config-reply', flags: datapath.configFlags, missSendLen }); return;
+      case 'set-config':
+        datapath.configFlags = message.flags;
+        missSendLen = message.missSendLen;
+        return;
+      case 'barrier-request': reply({ type: 'barrier-reply' }); return;
+      case 'packet-out': {
+        const problem = datapath.checkActions(message.actions, true);
+        if (problem !== undefined) {
+          fail(channel, bytes, problem);
+          return;
+        }
+        if (message.bufferId !== OFP_NO_BUFFER) {
+          fail(channel, bytes, { type: OFPET_BAD_REQUEST, code: OFPBRC_BUFFER_UNKNOWN });
+          return;
+        }
+        datapath.packetOut(message.data, message.inPort, message.actions);
+        return;
+      }
+      case 'flow-mod': flowMod(channel, message, bytes); return;
+      case 'group-mod': groupMod(channel, message, bytes); return;
+      case 'meter-mod': meterMod(channel, message, bytes); return;
+      case 'port-mod': portMod(channel, message, bytes); return;
+      case 'table-mod':
+        // Table config bits are deprecated in 1.3 (§7.3.3): only the table number is checked.
+        if (message.tableId !== OFPTT_ALL && message.tableId >= datapath.tables.length) fail(channel, bytes, { type: OFPET_TABLE_MOD_FAILED, code: OFPTMFC_BAD_TABLE });
+        return;
+      case 'role-request': roleRequest(channel, { ...message, type: 'role-request' }, bytes); return;
+      case 'get-async-request':
+        reply({ type: 'get-async-reply', packetInMask: channel.packetInMask, portStatusMask: channel.portStatusMask, flowRemovedMask: channel.flowRemovedMask });
+        return;
+      case 'set-async':
+        channel.packetInMask = message.packetInMask;
+        channel.portStatusMask = message.portStatusMask;
+        channel.flowRemovedMask = message.flowRemovedMask;
+        return;
+      case 'queue-get-config-request': reply({ type: 'queue-get-config-reply', port: message.port, queues: [] }); return;
+      case 'multipart-request': multipart(channel, message.xid, message.body, bytes); return;
+      case 'experimenter': channel.sendError(bytes, OFPET_BAD_REQUEST, OFPBRC_BAD_EXPERIMENTER); return;
+      default:
+        channel.sendError(bytes, OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE);
+    }
+  };
+
+  const channelConfig: ChannelConfig = {
+    clock, versions, echoIntervalMs: config.echoIntervalMs ?? SWITCH_DEFAULTS.echoIntervalMs, echoTimeoutMs: config.echoTimeoutMs ?? SWITCH_DEFAULTS.echoTimeoutMs,
+    maxWriteQueueBytes: config.maxWriteQueueBytes ?? SWITCH_DEFAULTS.maxWriteQueueBytes,
+  };
+  const maxConnections = config.maxConnections ?? SWITCH_DEFAULTS.maxConnections;
+
+  /** Runs a connection; resolves when it ends. */
+  const attach = (flow: TcpFlow): Promise<void> => {
+    if (channels.size >= maxConnections || closed) {
+      counters.add('connections-full');
+      flow.abort();
+      return Promise.resolve();
+    }
+    flow.setNoDelay(true);
+    const channel = new SwitchChannel(flow, channelConfig, counters, handle);
+    channels.add(channel);
+    counters.add('connections');
+    channel.onClose(() => channels.delete(channel));
+    return channel.run();
+  };
+
+  let listener: TcpListener | undefined;
+  if (config.passive ?? true) {
+    listener = config.tcp.listen(config.listenPort ?? SWITCH_DEFAULTS.listenPort, {
+      address: config.listenAddress,
+      onConnection: (flow) => void attach(flow),
+    });
+  }
+
+  const dialTimers = new Set<Timer>();
+  /** Keeps one active connection to `target`: dial, run, wait with doubling backoff, dial again. */
+  const dial = (target: ControllerTarget, backoff: number): void => {
+    if (closed) return;
+    const minimum = config.reconnectMinMs ?? SWITCH_DEFAULTS.reconnectMinMs;
+    const maximum = config.reconnectMaxMs ?? SWITCH_DEFAULTS.reconnectMaxMs;
+    const retry = (wait: number): void => {
+      if (closed) return;
+      const timer = clock.setTimer(wait, () => {
+        dialTimers.delete(timer);
+        dial(target, Math.min(maximum, wait * 2));
+      });
+      dialTimers.add(timer);
+    };
+    counters.add('dials');
+    config.tcp.connect(target.address, target.port, { timeout: config.connectTimeoutMs ?? SWITCH_DEFAULTS.connectTimeoutMs }).then(
+      async (flow) => {
+        if (closed) {
+          flow.abort();
+          return;
+        }
+        await attach(flow);
+        // A connection that ran restarts the backoff from its shortest wait.
+        retry(minimum);
+      },
+      () => {
+        counters.add('dial-failed');
+        retry(backoff);
+      },
+    );
+  };
+  for (const target of config.controllers ?? []) dial(target, config.reconnectMinMs ?? SWITCH_DEFAULTS.reconnectMinMs);
+
   return {
-    port: listener.port,
-    table,
-    stats: () => counters.snapshot(),
+    port: listener?.port ?? 0,
+    datapath,
+    table: datapath.tables[0] as FlowTable,
+    connections: () => [...channels].filter((channel) => channel.version !== 0).map((channel) => ({ version: channel.version, role: channel.role, remotePort: channel.flow.remotePort })),
+    stats: () => ({ ...datapath.stats(), ...counters.snapshot() }),
     close(): void {
+      closed = true;
       sweeper?.cancel();
-      listener.close();
-      for (const channel of connections) channel.close();
+      for (const timer of dialTimers) timer.cancel();
+      dialTimers.clear();
+      listener?.close();
+      for (const channel of [...channels]) channel.close();
+      datapath.close();
     },
   };
 }
 
-/** One controller connection to the switch (OpenFlow 1.3 only). */
-class ControlChannel {
-  private readonly framer = new MessageFramer();
-  private writing: Promise<void> = Promise.resolve();
-  private version = 0;
-  private xid = 1;
-  private closed = false;
-
-  constructor(private readonly flow: TcpFlow, private readonly counters: CounterSet, private readonly onMessage: (message: OfpMessage) => void) {}
-
-  send(message: OutgoingMessage, xid?: number): void {
-    this.sendRaw({ ...message, version: OFP_VERSION_1_3, xid: xid ?? this.xid++ } as OfpMessage);
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
   }
-
-  sendRaw(message: OfpMessage): void {
-    if (this.closed) return;
-    const bytes = emitMessage(message);
-    this.writing = this.writing.then(() => this.flow.write(bytes)).catch(() => this.close());
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    void this.writing.then(() => this.flow.close()).catch(() => this.flow.abort());
-  }
-
-  async run(): Promise<void> {
-    this.send({ type: 'hello', versions: [OFP_VERSION_1_3] });
-    try {
-      for (;;) {
-        const chunk = await this.flow.read();
-        if (chunk === null || this.closed) break;
-        for (const bytes of this.framer.push(chunk)) this.receive(bytes);
-      }
-    } catch (error) {
-      if (error instanceof DecodeError) this.counters.add(`control-${error.reason}`);
-    }
-    this.close();
-  }
-
-  private receive(bytes: Uint8Array): void {
-    let message: OfpMessage;
-    try {
-      message = parseMessage(bytes, { versions: [OFP_VERSION_1_3] });
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      this.counters.add(`control-rx-${error.reason}`);
-      this.sendRaw(errorFor(OFP_VERSION_1_3, bytes, OFPET_BAD_REQUEST, error.reason === 'bad-version' ? OFPBRC_BAD_VERSION : OFPBRC_BAD_TYPE));
-      return;
-    }
-    if (message.type === 'hello' && this.version === 0) {
-      const version = negotiateVersion([OFP_VERSION_1_3], message);
-      if (version === undefined) {
-        this.sendRaw(errorFor(OFP_VERSION_1_3, bytes, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE));
-        this.close();
-        return;
-      }
-      this.version = version;
-      return;
-    }
-    this.onMessage(message);
-  }
+  return out;
 }

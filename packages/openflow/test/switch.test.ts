@@ -32,9 +32,9 @@ describe('flow table', () => {
   it('expires entries on idle and hard timeouts (1.3 §5.5) and refuses adds past maxFlows', () => {
     const clock = new VirtualClock();
     const table = new FlowTable({ clock, maxFlows: 2 });
-    expect(table.add({ ...spec, match: { inPort: 1 }, priority: 1, idleTimeout: 2, instructions: [] })).toBe(true);
-    expect(table.add({ ...spec, match: { inPort: 2 }, priority: 1, hardTimeout: 3, instructions: [] })).toBe(true);
-    expect(table.add({ ...spec, match: { inPort: 3 }, priority: 1, instructions: [] })).toBe(false);
+    expect(table.add({ ...spec, match: { inPort: 1 }, priority: 1, idleTimeout: 2, instructions: [] })).toBe('added');
+    expect(table.add({ ...spec, match: { inPort: 2 }, priority: 1, hardTimeout: 3, instructions: [] })).toBe('added');
+    expect(table.add({ ...spec, match: { inPort: 3 }, priority: 1, instructions: [] })).toBe('table-full');
     clock.advance(1_500);
     table.lookup({ inPort: 1 }, 60);
     clock.advance(1_500);
@@ -49,9 +49,9 @@ describe('flow table', () => {
     table.add({ ...spec, match: { inPort: 1, ethDst: A }, priority: 5, instructions: out(2) });
     table.add({ ...spec, match: { inPort: 1, ethDst: B }, priority: 6, instructions: out(3) });
     table.add({ ...spec, match: { inPort: 2 }, priority: 5, instructions: out(1) });
-    expect(table.delete({ inPort: 1, ethDst: A }, 6, true, 0xffffffff)).toHaveLength(0);
-    expect(table.delete({ inPort: 1 }, 0, false, 3)).toHaveLength(1);
-    expect(table.delete({ inPort: 1 }, 0, false, 0xffffffff)).toHaveLength(1);
+    expect(table.delete({ match: { inPort: 1, ethDst: A }, priority: 6, strict: true })).toHaveLength(0);
+    expect(table.delete({ match: { inPort: 1 }, priority: 0, strict: false, outPort: 3 })).toHaveLength(1);
+    expect(table.delete({ match: { inPort: 1 }, priority: 0, strict: false })).toHaveLength(1);
     expect(table.size).toBe(1);
   });
 });
@@ -70,8 +70,10 @@ describe('switch', () => {
     running.push(sw);
     const controller = await FakeSwitch.connect(stack.tcp, sw.port);
     running.push(controller);
-    expect((await controller.expect('hello')).versions).toEqual([4]);
+    expect((await controller.expect('hello')).versions).toEqual([1, 4]);
     await controller.send({ version: 4, xid: 1, type: 'hello', versions: [1, 4] });
+    await controller.send({ version: 4, xid: 2, type: 'barrier-request' });
+    await controller.expect('barrier-reply');
     return { ports, sw, controller, clock };
   }
 
