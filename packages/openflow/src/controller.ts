@@ -11,7 +11,8 @@ import {
   OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE,
   OFPMPF_MORE, OFP_TCP_PORT, OFP_VERSION_1_0, OFP_VERSION_1_3,
 } from './constants.js';
-import { MessageFramer } from './framer.js';
+import { FlowModTemplate, OFPT_PACKET_IN, PacketOutTemplate, RawPacketIn } from './fast-path.js';
+import { type FrameSink, MessageFramer } from './framer.js';
 import { type OfpMessage, emitMessage, errorFor, negotiateVersion, parseMessage } from './wire.js';
 
 /** A message as the application writes it: version and xid are filled in by the connection. */
@@ -79,6 +80,9 @@ interface Pending {
   readonly timer: Timer;
 }
 
+/** Bytes of a connection's output buffer to start with; it grows to hold a whole batch. */
+const OUTPUT_BUFFER_BYTES = 64 * 1024;
+
 const REPLY_TYPES = new Set(['echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'error']);
 
 /** One connected switch. */
@@ -93,12 +97,33 @@ export class SwitchConnection {
   private readonly framer: MessageFramer;
   private lastReceived: number;
   private keepalive: Timer | undefined;
+  /** The write in flight (settled when none is). */
   private writing: Promise<void> = Promise.resolve();
+  private writeInFlight = false;
+  /** Messages in the output buffer or being written. */
   private queued = 0;
-  /** Messages emitted since the last flush: everything produced while handling one read goes out in one write. */
-  private outbox: Uint8Array[] = [];
+  /**
+   * Messages emitted since the last write, back to back: everything produced while handling one
+   * read goes out in one write, and while a write is in flight the next batch gathers here.
+   */
+  private out: Uint8Array = new Uint8Array(OUTPUT_BUFFER_BYTES);
+  private outLength = 0;
+  private outMessages = 0;
+  /** A written output buffer, reused for the batch after next (the Flow lets us once its write settled). */
+  private spare: Uint8Array | undefined;
   private flushScheduled = false;
+  private readonly flushTask = (): void => this.flush();
+  /** True while the messages of one read are handled: they are flushed once, after the last. */
+  private inRead = false;
   private closed = false;
+  private packetInHandlers: readonly ((packetIn: RawPacketIn) => void)[] = [];
+  private readonly rawPacketIn = new RawPacketIn();
+  private readonly sink: FrameSink = { frame: (bytes, offset, length) => this.onFrame(bytes, offset, length) };
+  private onReady: () => void = () => undefined;
+  // Fast-path tallies, folded into `counters` once per batch.
+  private rxPacketIns = 0;
+  private txFlowMods = 0;
+  private txPacketOuts = 0;
   /** Per-switch counters: messages in/out by type, drops by reason. */
   readonly counters = new CounterSet();
 
@@ -122,6 +147,18 @@ export class SwitchConnection {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Subscribes a fast packet-in handler. Every PACKET_IN after the handshake reaches it as one
+   * reused {@link RawPacketIn} read in place from the receive buffer, valid only during the call.
+   * PACKET_INs still reach `onMessage` listeners as well, parsed only while there are some.
+   */
+  onPacketIn(handler: (packetIn: RawPacketIn) => void): () => void {
+    this.packetInHandlers = [...this.packetInHandlers, handler];
+    return () => {
+      this.packetInHandlers = this.packetInHandlers.filter((candidate) => candidate !== handler);
+    };
+  }
+
   onClose(listener: (reason: Error | undefined) => void): () => void {
     this.closeListeners.add(listener);
     return () => this.closeListeners.delete(listener);
@@ -130,6 +167,34 @@ export class SwitchConnection {
   /** Sends a message and returns its xid. */
   send(message: OutgoingMessage, xid = this.allocateXid()): number {
     this.write({ ...message, version: this.version || this.config.versions[0], xid } as OfpMessage);
+    return xid;
+  }
+
+  /**
+   * Fast path: sends `template`'s FLOW_MOD (exact in_port / eth_src / eth_dst match, one output
+   * action) with these fields, written straight into the output buffer; returns its xid.
+   */
+  sendFlowMod(template: FlowModTemplate, bufferId: number, inPort: number, ethSrc: number, ethDst: number, outPort: number): number {
+    if (template.version !== this.version) throw new RangeError(`FLOW_MOD template of version ${template.version} on a version ${this.version} connection`);
+    const xid = this.allocateXid();
+    if (!this.admit()) return xid;
+    const at = this.reserve(template.size);
+    template.write(this.out, at, xid, bufferId, inPort, ethSrc, ethDst, outPort);
+    this.txFlowMods += 1;
+    return xid;
+  }
+
+  /**
+   * Fast path: sends `template`'s PACKET_OUT (one output action) carrying
+   * `source[from, from + length)` as its frame (length 0 for a buffered packet); returns its xid.
+   */
+  sendPacketOut(template: PacketOutTemplate, bufferId: number, inPort: number, outPort: number, source: Uint8Array, from: number, length: number): number {
+    if (template.version !== this.version) throw new RangeError(`PACKET_OUT template of version ${template.version} on a version ${this.version} connection`);
+    const xid = this.allocateXid();
+    if (!this.admit()) return xid;
+    const at = this.reserve(template.headSize + length);
+    template.write(this.out, at, xid, bufferId, inPort, outPort, source, from, length);
+    this.txPacketOuts += 1;
     return xid;
   }
 
@@ -175,8 +240,7 @@ export class SwitchConnection {
     this.pending.clear();
     if (graceful) {
       // What was queued before the close (a HELLO_FAILED error, say) still goes out first.
-      this.flush();
-      void this.writing.then(() => this.flow.close()).catch(() => this.flow.abort());
+      void this.drain().then(() => this.flow.close()).catch(() => this.flow.abort());
     } else {
       this.flow.abort();
     }
@@ -208,35 +272,93 @@ export class SwitchConnection {
   }
 
   private write(message: OfpMessage): void {
-    if (this.closed) return;
+    if (!this.admit()) return;
+    const bytes = emitMessage(message);
+    this.out.set(bytes, this.reserve(bytes.length));
+    this.counters.add(`tx-${message.type}`);
+  }
+
+  /** Counts one more message into the output buffer, or drops the switch when it is not reading. */
+  private admit(): boolean {
+    if (this.closed) return false;
     if (this.queued >= this.config.maxWriteQueue) {
       this.counters.add('write-queue-full');
       this.close(new ProtocolError(`switch is not reading: ${this.queued} messages queued`));
-      return;
+      return false;
     }
-    this.outbox.push(emitMessage(message));
-    this.counters.add(`tx-${message.type}`);
     this.queued += 1;
-    if (!this.flushScheduled) {
+    this.outMessages += 1;
+    // A read's messages are flushed after the read; anything else at the end of the current task.
+    if (!this.inRead && !this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushTask);
     }
+    return true;
   }
 
-  /** Writes the outbox as one batch, in order after earlier batches. */
+  /** Makes room for `size` more bytes in the output buffer; returns where they go. */
+  private reserve(size: number): number {
+    const at = this.outLength;
+    if (at + size > this.out.length) {
+      const grown = new Uint8Array(Math.max(2 * this.out.length, at + size));
+      grown.set(this.out.subarray(0, at));
+      this.out = grown;
+    }
+    this.outLength = at + size;
+    return at;
+  }
+
+  private foldTallies(): void {
+    if (this.rxPacketIns > 0) this.counters.add('rx-packet-in', this.rxPacketIns);
+    if (this.txFlowMods > 0) this.counters.add('tx-flow-mod', this.txFlowMods);
+    if (this.txPacketOuts > 0) this.counters.add('tx-packet-out', this.txPacketOuts);
+    this.rxPacketIns = 0;
+    this.txFlowMods = 0;
+    this.txPacketOuts = 0;
+  }
+
+  /**
+   * Writes the output buffer as one batch unless a write is in flight; that write's completion
+   * writes whatever gathered meanwhile, so batches go out in order, one write at a time.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.outbox;
-    if (batch.length === 0) return;
-    this.outbox = [];
-    this.writing = this.writing.then(() => this.flow.writev(batch)).then(
-      () => { this.queued -= batch.length; },
-      (error: unknown) => { this.queued -= batch.length; this.close(error instanceof Error ? error : undefined); },
+    this.foldTallies();
+    if (this.outLength === 0 || this.writeInFlight) return;
+    const buffer = this.out;
+    const length = this.outLength;
+    const messages = this.outMessages;
+    this.out = this.spare ?? new Uint8Array(buffer.length);
+    this.spare = undefined;
+    this.outLength = 0;
+    this.outMessages = 0;
+    this.writeInFlight = true;
+    this.writing = this.flow.write(buffer.subarray(0, length)).then(
+      () => {
+        this.writeInFlight = false;
+        this.queued -= messages;
+        this.spare = buffer;
+        if (this.outLength > 0) this.flush();
+      },
+      (error: unknown) => {
+        this.writeInFlight = false;
+        this.queued -= messages;
+        this.close(error instanceof Error ? error : undefined);
+      },
     );
+  }
+
+  /** Settles once everything queued so far is written (or failed). */
+  private async drain(): Promise<void> {
+    while (this.writeInFlight || this.outLength > 0) {
+      if (!this.writeInFlight) this.flush();
+      await this.writing;
+    }
   }
 
   /** Reads until the stream ends; the connection's whole receive path. */
   async run(onReady: () => void): Promise<void> {
+    this.onReady = onReady;
     const handshake = this.config.clock.setTimer(this.config.handshakeTimeoutMs, () => {
       if (this.features === undefined) {
         this.counters.add('handshake-timeout');
@@ -250,7 +372,16 @@ export class SwitchConnection {
       for (;;) {
         const chunk = await this.flow.read();
         if (chunk === null) break;
-        for (const bytes of this.framer.push(chunk)) this.receive(bytes, onReady);
+        const now = this.config.clock.now();
+        this.lastReceived = now;
+        this.rawPacketIn.receivedAt = now;
+        this.inRead = true;
+        try {
+          this.framer.each(chunk, this.sink);
+        } finally {
+          this.inRead = false;
+        }
+        this.flush();
         if (this.closed) break;
       }
       this.close(undefined, true);
@@ -262,8 +393,26 @@ export class SwitchConnection {
     }
   }
 
-  private receive(bytes: Uint8Array, onReady: () => void): void {
-    this.lastReceived = this.config.clock.now();
+  /**
+   * One message of a read, in place. A PACKET_IN with fast handlers and no listeners is read
+   * without a repr; everything else goes through the general parser.
+   */
+  private onFrame(bytes: Uint8Array, offset: number, length: number): boolean {
+    const handlers = this.packetInHandlers;
+    if (
+      handlers.length > 0 && this.listeners.size === 0 && this.features !== undefined && bytes[offset + 1] === OFPT_PACKET_IN
+      && bytes[offset] === this.version && this.rawPacketIn.read(bytes, offset, length, this.version)
+    ) {
+      this.rxPacketIns += 1;
+      for (let index = 0; index < handlers.length; index += 1) (handlers[index] as (packetIn: RawPacketIn) => void)(this.rawPacketIn);
+    } else {
+      this.receive(bytes, offset, length);
+    }
+    return !this.closed;
+  }
+
+  private receive(whole: Uint8Array, offset: number, length: number): void {
+    const bytes = whole.subarray(offset, offset + length);
     let message: OfpMessage;
     try {
       message = parseMessage(bytes, { versions: this.version === 0 ? this.config.versions : [this.version] });
@@ -286,8 +435,13 @@ export class SwitchConnection {
     }
     if (message.type === 'features-reply' && this.features === undefined) {
       this.features = message;
-      onReady();
+      this.onReady();
       return;
+    }
+    if (message.type === 'packet-in' && this.features !== undefined) {
+      const handlers = this.packetInHandlers;
+      if (handlers.length > 0) this.rawPacketIn.fromMessage(message, whole, offset, length);
+      for (const handler of handlers) handler(this.rawPacketIn);
     }
     const pending = REPLY_TYPES.has(message.type) ? this.pending.get(message.xid) : undefined;
     if (pending !== undefined) {

@@ -3,6 +3,7 @@ export * from './match.js';
 export * from './actions.js';
 export * from './wire.js';
 export * from './framer.js';
+export * from './fast-path.js';
 export * from './controller.js';
 export * from './learning-switch.js';
 export * from './flow-table.js';
