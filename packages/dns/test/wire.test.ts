@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, formatName, nameEquals, parseName, Rcode, RrType } from '../src/index.js';
 import type { DnsMessage } from '../src/index.js';
-import { dnsName, message } from './arbitraries.js';
+import { arbDnsMessage, arbDnsName } from '@morgana/testing/dns';
 
 const query = (id: number): DnsMessage => ({
   id,
@@ -19,7 +19,7 @@ const query = (id: number): DnsMessage => ({
 describe('DNS message codec (RFC 1035 §4)', () => {
   it('decodes what it encodes, for every record type and EDNS', () => {
     fc.assert(
-      fc.property(message, (original) => {
+      fc.property(arbDnsMessage(), (original) => {
         const decoded = decodeMessage(encodeMessage(original));
         expect(decoded).toEqual(original);
       }),
@@ -42,7 +42,7 @@ describe('DNS message codec (RFC 1035 §4)', () => {
 
   it('never throws anything but DecodeError on mutated valid messages', () => {
     fc.assert(
-      fc.property(message, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (original, flips) => {
+      fc.property(arbDnsMessage(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (original, flips) => {
         const bytes = encodeMessage(original);
         for (const [at, value] of flips) if (bytes.length > 0) bytes[at % bytes.length] = value;
         try {
@@ -109,7 +109,7 @@ describe('DNS message codec (RFC 1035 §4)', () => {
 describe('names', () => {
   it('parse their own presentation form', () => {
     fc.assert(
-      fc.property(dnsName, (name) => {
+      fc.property(arbDnsName(), (name) => {
         expect(parseName(formatName(name))).toEqual(name);
       }),
     );

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkZone, formatRecord, parseName, parseZone, RrType, ZoneError } from '../src/index.js';
-import { record } from './arbitraries.js';
+import { arbDnsRecord } from '@morgana/testing/dns';
 
 const caaTagOk = (tag: Uint8Array) => tag.length > 0 && tag.every((b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
-const zoneRecord = record.filter((r) => r.data.type !== 'CAA' || caaTagOk(r.data.tag));
+const zoneRecord = arbDnsRecord().filter((r) => r.data.type !== 'CAA' || caaTagOk(r.data.tag));
 
 const example = `
 ; a zone exercising RFC 1035 §5 syntax

@@ -5,7 +5,7 @@ import type { Ipv4Address } from '@morgana/core';
 import { VirtualClock, createSeededRandom } from '@morgana/testing';
 import { ARP_DEFAULTS, ArpOperation, EthernetFrame, createArp, createEthernet } from '../src/index.js';
 import type { ArpConfig } from '../src/index.js';
-import { arpReprArb } from './arbitraries.js';
+import { arbArpRepr } from '@morgana/testing/ethernet';
 import {
   OTHER_IP,
   OTHER_MAC,
@@ -115,7 +115,7 @@ describe('ARP replies (RFC 826)', () => {
     // Live state for hostile packets to hit: a resolution waiting and a probe running.
     send(arp, OTHER_IP, 1);
     void arp.probe(parseIpv4('10.0.0.77'));
-    const forUs = fc.tuple(arpReprArb, fc.boolean()).map(([repr, toUs]) => arpFrame({ ...repr, targetAddress: toUs ? OUR_IP : repr.targetAddress, destination: MAC_BROADCAST }).subarray(14));
+    const forUs = fc.tuple(arbArpRepr(), fc.boolean()).map(([repr, toUs]) => arpFrame({ ...repr, targetAddress: toUs ? OUR_IP : repr.targetAddress, destination: MAC_BROADCAST }).subarray(14));
     const malformed = fc.oneof(
       fc.uint8Array({ maxLength: 46 }),
       forUs,

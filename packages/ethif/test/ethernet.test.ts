@@ -4,7 +4,7 @@ import { EtherType, MAC_BROADCAST, parseMac } from '@morgana/core';
 import type { EthernetFrameInfo, MacAddress } from '@morgana/core';
 import { EthernetFrame, createEthernet, parseEthernet } from '../src/index.js';
 import type { EthernetConfig } from '../src/index.js';
-import { ethernetReprArb } from './arbitraries.js';
+import { arbEthernetRepr } from '@morgana/testing/ethernet';
 import { OTHER_MAC, OUR_MAC, PEER_MAC, ScriptedNetif, ethernetFrame } from './helpers.js';
 
 interface Delivery {
@@ -130,7 +130,7 @@ describe('Ethernet receive', () => {
 
   it('arbitrary bytes never throw out of the receive path, and every frame is delivered or counted', () => {
     const { netif, ethernet, delivered } = setup({ vlan: { id: 7 } }, { mtu: 64 });
-    const framed = fc.tuple(ethernetReprArb, fc.uint8Array({ maxLength: 80 })).map(([repr, bytes]) => ethernetFrame(repr, bytes));
+    const framed = fc.tuple(arbEthernetRepr(), fc.uint8Array({ maxLength: 80 })).map(([repr, bytes]) => ethernetFrame(repr, bytes));
     const { netif: plainNetif, ethernet: plain, delivered: plainDelivered } = setup();
     let frames = 0;
     fc.assert(
@@ -198,7 +198,7 @@ describe('Ethernet 802.1Q VLANs', () => {
   it('delivers any tagged repr of its VLAN with the payload intact', () => {
     const { netif, delivered } = setup({ vlan: { id: 100 } });
     fc.assert(
-      fc.property(ethernetReprArb, fc.uint8Array({ maxLength: 64 }), (repr, bytes) => {
+      fc.property(arbEthernetRepr(), fc.uint8Array({ maxLength: 64 }), (repr, bytes) => {
         delivered.length = 0;
         const frame = ethernetFrame({ ...repr, destination: OUR_MAC, ethertype: EtherType.ipv4, vlan: repr.vlan && { ...repr.vlan, id: 100 } }, bytes);
         netif.inject(frame);

@@ -13,7 +13,8 @@ import {
   parseArp,
   parseEthernet,
 } from '../src/index.js';
-import { arpReprArb, ethernetReprArb, vlanTagArb, macArb, ethertypeArb } from './arbitraries.js';
+import { arbMacAddress } from '@morgana/testing';
+import { arbArpRepr, arbEthernetRepr, arbEthertype, arbVlanTag } from '@morgana/testing/ethernet';
 
 function decodeOrTypedError(decode: () => unknown): void {
   try {
@@ -26,7 +27,7 @@ function decodeOrTypedError(decode: () => unknown): void {
 describe('Ethernet II header', () => {
   it('parse(emit(repr)) gives back the repr, tagged or not', () => {
     fc.assert(
-      fc.property(ethernetReprArb, fc.uint8Array({ maxLength: 64 }), (repr, payload) => {
+      fc.property(arbEthernetRepr(), fc.uint8Array({ maxLength: 64 }), (repr, payload) => {
         const length = ethernetHeaderLength(repr);
         const bytes = new Uint8Array(length + payload.length);
         expect(emitEthernet(repr, new EthernetFrame(bytes))).toBe(length);
@@ -42,7 +43,7 @@ describe('Ethernet II header', () => {
 
   it('places the 802.1Q tag after the source address (IEEE 802.1Q §9.3)', () => {
     fc.assert(
-      fc.property(macArb, macArb, ethertypeArb, vlanTagArb, (destination, source, ethertype, vlan) => {
+      fc.property(arbMacAddress(), arbMacAddress(), arbEthertype(), arbVlanTag(), (destination, source, ethertype, vlan) => {
         const bytes = new Uint8Array(18);
         emitEthernet({ destination, source, ethertype, vlan }, new EthernetFrame(bytes));
         expect((bytes[12] << 8) | bytes[13]).toBe(0x8100);
@@ -89,7 +90,7 @@ describe('Ethernet II header', () => {
 describe('ARP packet (RFC 826)', () => {
   it('parse(emit(repr)) gives back the repr', () => {
     fc.assert(
-      fc.property(arpReprArb, fc.integer({ min: 0, max: 18 }), (repr, padding) => {
+      fc.property(arbArpRepr(), fc.integer({ min: 0, max: 18 }), (repr, padding) => {
         const bytes = new Uint8Array(ARP_PACKET_LENGTH + padding);
         expect(emitArp(repr, new ArpPacket(bytes))).toBe(ARP_PACKET_LENGTH);
         expect(parseArp(ArpPacket.checked(bytes))).toEqual(repr);
