@@ -4,6 +4,7 @@ export { type ScramCredentials, type ScramCrypto, type ScramHash, SCRAM_MECHANIS
 export {
   NS_BIND,
   NS_CLIENT,
+  NS_COMPONENT_ACCEPT,
   NS_DISCO_INFO,
   NS_DISCO_ITEMS,
   NS_PING,
@@ -25,3 +26,4 @@ export {
 } from './stream.js';
 export { type RosterItem, type XmppClient, type XmppClientEvents, type XmppClientOptions, XMPP_CLIENT_DEFAULTS, connectXmpp, parseRosterItem } from './client.js';
 export { type MemoryStore, type StoredRosterItem, type XmppServer, type XmppServerConfig, type XmppServerDeps, type XmppStore, STORE_ITERATIONS, XMPP_SERVER_DEFAULTS, createMemoryStore, createXmppServer } from './server.js';
+export { ComponentError, type ComponentOptions, type XmppComponent, type XmppComponentEvents, XMPP_COMPONENT_DEFAULTS, componentHandshake, connectComponent } from './component.js';

@@ -19,6 +19,8 @@ export const NS_PING = 'urn:xmpp:ping';
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
 export const NS_SM = 'urn:xmpp:sm:3';
+/** XEP-0114: the stream namespace of an external component connecting to a server. */
+export const NS_COMPONENT_ACCEPT = 'jabber:component:accept';
 
 /** Stream management counters wrap at 2^32 (XEP-0198 §4). */
 export const SM_MODULUS = 2 ** 32;
@@ -35,7 +37,8 @@ export class StreamError extends ProtocolError {
   }
 }
 
-const CONTEXT = { defaultNs: NS_CLIENT, prefixes: new Map([[NS_STREAMS, 'stream']]) };
+const STREAM_PREFIXES: ReadonlyMap<string, string> = new Map([[NS_STREAMS, 'stream']]);
+const CLIENT_CONTEXT = { defaultNs: NS_CLIENT, prefixes: STREAM_PREFIXES };
 const encoder = new TextEncoder();
 
 /** One side of an XML stream. */
@@ -46,18 +49,23 @@ export class XmppStream {
   private closed = false;
   private headerSent = false;
   private closing: Promise<void> | undefined;
+  private readonly context: { readonly defaultNs: string; readonly prefixes: ReadonlyMap<string, string> };
 
   /**
    * `closeTimeout`: milliseconds to wait, after our closing tag, for the peer to close too
    * before the connection is aborted (RFC 6120 §4.4 leaves "a reasonable amount of time").
+   * `contentNs`: the stream's default namespace, `jabber:client` unless a component stream
+   * (XEP-0114, `jabber:component:accept`).
    */
   constructor(
     public flow: Flow,
     limits: Partial<XmlLimits>,
     private readonly clock: Clock,
     private readonly closeTimeout: number,
+    private readonly contentNs: string = NS_CLIENT,
   ) {
     this.parser = new XmlStreamParser(limits);
+    this.context = contentNs === NS_CLIENT ? CLIENT_CONTEXT : { defaultNs: contentNs, prefixes: STREAM_PREFIXES };
   }
 
   /** The next event; `null` once the peer closed the flow. Throws `XmlError` on bad XML. */
@@ -91,7 +99,7 @@ export class XmppStream {
 
   /** Sends an element in the stream's namespace context. */
   send(element: XmlElement): Promise<void> {
-    return this.sendRaw(serialize(element, CONTEXT));
+    return this.sendRaw(serialize(element, this.context));
   }
 
   sendRaw(text: string): Promise<void> {
@@ -100,9 +108,9 @@ export class XmppStream {
     return this.flow.write(encoder.encode(text));
   }
 
-  /** Sends a stream header (RFC 6120 §4.7). */
+  /** Sends a stream header (RFC 6120 §4.7); a component stream's carries no version (XEP-0114 §3). */
   sendHeader(attrs: Record<string, string | undefined>): Promise<void> {
-    let header = `<?xml version='1.0'?><stream:stream xmlns='${NS_CLIENT}' xmlns:stream='${NS_STREAMS}' version='1.0'`;
+    let header = `<?xml version='1.0'?><stream:stream xmlns='${escapeAttr(this.contentNs)}' xmlns:stream='${NS_STREAMS}'${this.contentNs === NS_CLIENT ? " version='1.0'" : ''}`;
     for (const key of Object.keys(attrs)) {
       const value = attrs[key];
       if (value !== undefined) header += ` ${key}='${escapeAttr(value)}'`;
