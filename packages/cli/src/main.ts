@@ -2,6 +2,7 @@
 import { UsageError } from './backend.js';
 import { startDns } from './dns.js';
 import { startOpenflowController } from './openflow.js';
+import { runOpenflowSwitch } from './openflow-switch.js';
 import { startSsh } from './ssh.js';
 import { BACKEND_USAGE, runAppliance } from './run.js';
 import { startWww } from './www.js';
@@ -19,6 +20,9 @@ appliances:
                                  and built-in exec commands (echo, cat, stats); no host shell
   openflow-controller [--app learning-switch]
                                  OpenFlow 1.3/1.0 controller (switches connect to it; default port 6653)
+  openflow-switch [--controller HOST:PORT] [--listen HOST:PORT] --port TAPNAME ...
+                                 OpenFlow 1.3/1.0 software switch over TAP devices (own options:
+                                 morgana openflow-switch --help)
   xmpp --domain D --users FILE [--tls-cert FILE --tls-key FILE]
                                  XMPP server (users file: one name:password per line; without
                                  a certificate, a self-signed one is made for D; port 5222)
@@ -60,6 +64,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         if (positionals.length !== 0) throw new UsageError('xmpp takes no positional arguments');
         return startXmpp({ domain: values.domain, usersFile: values.users, tlsCertFile: values['tls-cert'], tlsKeyFile: values['tls-key'], backend, log });
       }, USAGE, out);
+    case 'openflow-switch':
+      return runOpenflowSwitch(rest, out);
     default:
       process.stderr.write(`morgana: unknown appliance ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;
