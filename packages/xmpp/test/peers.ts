@@ -43,6 +43,8 @@ export function freePort(): Promise<number> {
 export interface Prosody {
   readonly version: string;
   readonly port: number;
+  /** XEP-0114 component port, when started with a component. */
+  readonly componentPort: number | undefined;
   readonly host: string;
   readonly cert: string;
   register(user: string, password: string): void;
@@ -50,12 +52,22 @@ export interface Prosody {
   stop(): Promise<void>;
 }
 
-/** Starts Prosody for `host` on a free loopback port, with STARTTLS offered (not required). */
-export async function startProsody(host: string): Promise<Prosody> {
+/** An external component Prosody accepts (XEP-0114): its domain and shared secret. */
+export interface ProsodyComponent {
+  readonly domain: string;
+  readonly secret: string;
+}
+
+/**
+ * Starts Prosody for `host` on a free loopback port, with STARTTLS offered (not required), and
+ * with `component`, a component port on loopback for that domain.
+ */
+export async function startProsody(host: string, component?: ProsodyComponent): Promise<Prosody> {
   const dir = mkdtempSync(join(tmpdir(), 'morgana-prosody-'));
   mkdirSync(join(dir, 'data'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const port = await freePort();
+  const componentPort = component === undefined ? undefined : await freePort();
   const config = join(dir, 'prosody.cfg.lua');
   writeFileSync(
     config,
@@ -69,6 +81,7 @@ export async function startProsody(host: string): Promise<Prosody> {
       'http_ports = { }',
       'https_ports = { }',
       'c2s_direct_tls_ports = { }',
+      ...(componentPort === undefined ? [] : [`component_ports = { ${componentPort} }`, 'component_interfaces = { "127.0.0.1" }']),
       'modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "smacks" }',
       'modules_disabled = { "s2s" }',
       'authentication = "internal_hashed"',
@@ -77,6 +90,9 @@ export async function startProsody(host: string): Promise<Prosody> {
       'allow_unencrypted_plain_auth = true',
       `VirtualHost "${host}"`,
       `  ssl = { key = "${dir}/key.pem", certificate = "${dir}/cert.pem" }`,
+      ...(component === undefined
+        ? []
+        : [`Component "${component.domain}"`, `  component_secret = "${component.secret}"`]),
       '',
     ].join('\n'),
   );
@@ -103,6 +119,7 @@ export async function startProsody(host: string): Promise<Prosody> {
   return {
     version: `Prosody ${version}`,
     port,
+    componentPort,
     host,
     cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
     register(user, password) {
