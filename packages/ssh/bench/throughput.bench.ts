@@ -206,9 +206,13 @@ async function main(): Promise<void> {
   const pinned = (cpu: string, command: string, args: string[], extra: Record<string, string> = {}): ChildProcess =>
     spawn('taskset', ['-c', cpu, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra } });
   const randomPort = (): number => 25_000 + Math.floor(Math.random() * 20_000);
-  const waitPort = async (port: number): Promise<void> => {
+  /** Waits until `child` listens on `port`; a child that exits first fails with its stderr. */
+  const waitPort = async (port: number, child: ChildProcess): Promise<void> => {
     const { connect } = await import('node:net');
-    for (let i = 0; i < 200; i++) {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (let i = 0; i < 400; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before listening on ${port}: ${stderr.trim()}`);
       const ok = await new Promise<boolean>((resolve) => {
         const socket = connect(port, '127.0.0.1', () => {
           socket.destroy();
@@ -219,7 +223,7 @@ async function main(): Promise<void> {
       if (ok) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`nothing listens on ${port}`);
+    throw new Error(`nothing listens on ${port}: ${stderr.trim()}`);
   };
 
   interface Server {
@@ -235,13 +239,13 @@ async function main(): Promise<void> {
       [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, `PidFile ${join(dir, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', ''].join('\n'),
     );
     const child = pinned('0', '/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')]);
-    await waitPort(port);
+    await waitPort(port, child);
     return { name: 'OpenSSH sshd', port, child };
   };
   const startNode = async (name: string, serverRole: string): Promise<Server> => {
     const port = randomPort();
     const child = pinned('0', process.execPath, [self], { MORGANA_BENCH_ROLE: serverRole, MORGANA_BENCH_PORT: String(port), MORGANA_HOST_KEY: hostKey, MORGANA_AUTHORIZED: join(dir, 'authorized_keys'), MORGANA_SSH2_PATH: ssh2Path ?? '' });
-    await waitPort(port);
+    await waitPort(port, child);
     return { name, port, child };
   };
 
