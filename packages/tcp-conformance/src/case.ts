@@ -261,6 +261,8 @@ export interface CaseContext {
   sendRaw(spec: SegmentSpec & { seq: number; ack?: number }): void;
   /** Waits for the next segment on the case's ports and checks it; returns it. */
   expect(peer: Peer | undefined, match: SegmentMatch, what: string, withinMs?: number): Promise<ObservedSegment>;
+  /** Takes every segment on the case's ports until none came for `quietMs`, tracking the peer's RCV.NXT. */
+  collect(peer: Peer, quietMs: number): Promise<ObservedSegment[]>;
   /** Waits for a segment on the case's ports; undefined when none came in `withinMs`. */
   next(withinMs: number): Promise<ObservedSegment | undefined>;
   /** Fails if any segment arrives on the case's ports within `ms`. */

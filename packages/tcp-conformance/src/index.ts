@@ -22,7 +22,7 @@ export { createFlowControl, createMorganaTarget } from './morgana.js';
 export type { MorganaTarget, MorganaTargetOptions } from './morgana.js';
 export { formatMarkdown, summarize } from './report.js';
 export type { CaseOutcome, CaseResult, ConformanceReport } from './report.js';
-export { runConformance, DEFAULT_CASE_TIMEOUT_MS, DEFAULT_TARGET_PORT_BASE, DEFAULT_TESTER_PORT_BASE } from './runner.js';
+export { runConformance, createCaseContext, DEFAULT_CASE_TIMEOUT_MS, DEFAULT_TARGET_PORT_BASE, DEFAULT_TESTER_PORT_BASE } from './runner.js';
 export type { RunOptions } from './runner.js';
 export type { ConformanceTarget } from './target.js';
 export { Tester, DEFAULT_ARP_ATTEMPTS, DEFAULT_ARP_WAIT_MS, DEFAULT_QUEUE_LIMIT } from './tester.js';

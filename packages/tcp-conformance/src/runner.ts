@@ -74,7 +74,7 @@ async function runCase(
     return done({ outcome: 'skip', reason: `waits up to ${wait} ms for a timer, over this target's ${target.caseBudgetMs} ms budget per case` });
   }
   tester.clear();
-  const context = createContext(target, tester, targetPort, testerPort, notes);
+  const context = createCaseContext(target, tester, targetPort, testerPort, notes);
   let result: CaseResult;
   try {
     await withTimeout(conformanceCase.run(context), target, timeoutMs + wait);
@@ -116,7 +116,11 @@ const DEFAULT_WINDOW = 65_535;
 const DEFAULT_IRS = 1_000_000;
 const TS_START = 1000;
 
-function createContext(target: ConformanceTarget, tester: Tester, targetPort: number, testerPort: number, notes: string[]): CaseContext {
+/**
+ * The context a case runs in, for scripts of your own outside {@link runConformance}: the
+ * tester must be resolved, and `notes` collects the case's observations.
+ */
+export function createCaseContext(target: ConformanceTarget, tester: Tester, targetPort: number, testerPort: number, notes: string[] = []): CaseContext {
   const onPorts = (segment: ObservedSegment): boolean => segment.sourcePort === targetPort && segment.destinationPort === testerPort;
   const control = target.control;
 
@@ -202,6 +206,14 @@ function createContext(target: ConformanceTarget, tester: Tester, targetPort: nu
       if (problem !== undefined) throw new Difference(`${what} (${describeMatch(match)})`, `${describeSegment(segment)}: ${problem}`);
       observe(peer, segment);
       return segment;
+    },
+    async collect(peer, quietMs) {
+      const segments: ObservedSegment[] = [];
+      for (let segment = await tester.next(onPorts, quietMs); segment !== undefined; segment = await tester.next(onPorts, quietMs)) {
+        observe(peer, segment);
+        segments.push(segment);
+      }
+      return segments;
     },
     next: (withinMs) => tester.next(onPorts, withinMs),
     async expectNothing(what, ms = QUIET_MS) {
