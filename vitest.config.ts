@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 const alias = [
   // @morgana/testing's subpath exports (`/node`, `/mutators`, `/dns`, ...): one source module each.
-  { find: /^@morgana\/testing\/([a-z-]+)$/, replacement: `${packagesDir}testing/src/$1.ts` },
+  { find: /^@morgana\/testing\/([a-z0-9-]+)$/, replacement: `${packagesDir}testing/src/$1.ts` },
   ...readdirSync(packagesDir).map((name) => ({
     find: new RegExp(`^@morgana/${name}$`),
     replacement: `${packagesDir}${name}/src/index.ts`,

@@ -15,38 +15,11 @@ import {
   parseIpv4,
 } from '../src/index.js';
 import type { IcmpRepr, Ipv4Repr } from '../src/index.js';
+import { arbIcmpRepr, arbIpv4Datagram } from '@morgana/testing/ipv4';
 import { datagram } from './fakes.js';
 
-const address = fc.integer({ min: 0, max: 0xffff_ffff }).map((value) => value as Ipv4Address);
-const byte = fc.integer({ min: 0, max: 255 });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-
-const ipv4Repr: fc.Arbitrary<Ipv4Repr> = fc.record({
-  tos: byte,
-  payloadLength: fc.integer({ min: 0, max: 200 }),
-  identification: u16,
-  dontFragment: fc.boolean(),
-  moreFragments: fc.boolean(),
-  fragmentOffset: fc.integer({ min: 0, max: 0x1fff }).map((units) => units * 8),
-  ttl: byte,
-  protocol: byte,
-  source: address,
-  destination: address,
-  options: fc.integer({ min: 0, max: 10 }).chain((words) => fc.uint8Array({ minLength: words * 4, maxLength: words * 4 })),
-});
-
-const data = fc.uint8Array({ maxLength: 64 });
-const icmpRepr: fc.Arbitrary<IcmpRepr> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('echo-request' as const, 'echo-reply' as const), identifier: u16, sequence: u16, data }),
-  fc.record({ kind: fc.constant('destination-unreachable' as const), code: byte, quoted: data }).chain((repr) =>
-    (repr.code === 4 ? u16 : fc.constant(0)).map((nextHopMtu) => ({ ...repr, nextHopMtu })),
-  ),
-  fc.record({ kind: fc.constant('time-exceeded' as const), code: byte, quoted: data }),
-  fc.record({ kind: fc.constant('parameter-problem' as const), code: byte, pointer: byte, quoted: data }),
-  fc
-    .record({ kind: fc.constant('other' as const), type: byte, code: byte, rest: fc.integer({ min: 0, max: 0xffff_ffff }), data })
-    .filter((repr) => ![3, 11, 12].includes(repr.type) && !((repr.type === 0 || repr.type === 8) && repr.code === 0)),
-);
+const ipv4Repr: fc.Arbitrary<Ipv4Repr> = arbIpv4Datagram({ maxPayload: 200 }).map((sample) => sample.repr);
+const icmpRepr: fc.Arbitrary<IcmpRepr> = arbIcmpRepr(64);
 
 describe('IPv4 header codec (RFC 791 §3.1)', () => {
   it('parses what it emits, options included', () => {

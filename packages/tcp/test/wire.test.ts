@@ -13,46 +13,10 @@ import {
   tcpOptionsLength,
 } from '../src/index.js';
 import type { TcpRepr } from '../src/index.js';
-
-const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
+import { arbTcpRepr } from '@morgana/testing/tcp';
 
 /** Reprs whose options fit: at most as many SACK blocks as {@link sackBlocksThatFit} allows. */
-const reprArbitrary: fc.Arbitrary<TcpRepr> = fc
-  .record({
-    sourcePort: u16,
-    destinationPort: u16,
-    seq: u32,
-    ack: u32,
-    flags: fc.integer({ min: 0, max: 255 }),
-    window: u16,
-    urgent: u16,
-    mss: fc.option(u16, { nil: undefined }),
-    windowScale: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }),
-    sackPermitted: fc.boolean(),
-    sackBlocks: fc.array(fc.record({ left: u32, right: u32 }), { maxLength: 4 }),
-    timestamp: fc.option(fc.tuple(u32, u32), { nil: undefined }),
-    payload: fc.uint8Array({ maxLength: 64 }),
-  })
-  .map((r) => {
-    const repr = {
-      sourcePort: r.sourcePort,
-      destinationPort: r.destinationPort,
-      seq: r.seq,
-      ack: r.ack,
-      flags: r.flags,
-      window: r.window,
-      urgent: r.urgent,
-      mss: r.mss,
-      windowScale: r.windowScale,
-      sackPermitted: r.sackPermitted,
-      sackBlocks: r.sackBlocks,
-      tsVal: r.timestamp?.[0],
-      tsEcr: r.timestamp?.[1],
-      payload: r.payload,
-    };
-    return { ...repr, sackBlocks: repr.sackBlocks.slice(0, sackBlocksThatFit(repr)) };
-  });
+const reprArbitrary: fc.Arbitrary<TcpRepr> = arbTcpRepr({ maxPayload: 64 });
 
 const context = { source: 0xc0a80001 as Ipv4Address, destination: 0x0a000002 as Ipv4Address };
 

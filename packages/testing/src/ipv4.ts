@@ -127,10 +127,19 @@ export function arbHostileIpv4(): fc.Arbitrary<Mutant> {
   return mutate(arbIpv4DatagramBytes({ maxPayload: 200 }), [...ipv4Mutators(), ...genericMutators()]);
 }
 
-/** Types with a repr of their own (parsed by name): an `other` repr never uses them. */
-const NAMED_TYPES: readonly number[] = [IcmpType.echoReply, IcmpType.echoRequest, IcmpType.destinationUnreachable, IcmpType.timeExceeded, IcmpType.parameterProblem];
+/** Errors with a repr of their own: an `other` repr never has these types. */
+const NAMED_ERRORS: readonly number[] = [IcmpType.destinationUnreachable, IcmpType.timeExceeded, IcmpType.parameterProblem];
 
-/** Any ICMPv4 message the codec names: echo, destination unreachable (with next-hop MTU, RFC 1191), time exceeded, parameter problem, or another type. */
+/** True for a type and code the codec reads as `other`: echo with a code but 0 is not an echo (RFC 792). */
+function isOther(type: number, code: number): boolean {
+  if (NAMED_ERRORS.includes(type)) return false;
+  return !((type === IcmpType.echoReply || type === IcmpType.echoRequest) && code === 0);
+}
+
+/**
+ * Any ICMPv4 message: echo, destination unreachable (with next-hop MTU for code 4, RFC 1191),
+ * time exceeded, parameter problem, or another type (echo types with a non-zero code included).
+ */
 export function arbIcmpRepr(maxData = 128): fc.Arbitrary<IcmpRepr> {
   const data = fc.uint8Array({ maxLength: maxData });
   const u8 = fc.integer({ min: 0, max: 0xff });
@@ -140,13 +149,9 @@ export function arbIcmpRepr(maxData = 128): fc.Arbitrary<IcmpRepr> {
     fc.record({ kind: fc.constant('destination-unreachable' as const), code: u8, nextHopMtu: u16, quoted: data }).map((repr) => (repr.code === 4 ? repr : { ...repr, nextHopMtu: 0 })),
     fc.record({ kind: fc.constant('time-exceeded' as const), code: u8, quoted: data }),
     fc.record({ kind: fc.constant('parameter-problem' as const), code: u8, pointer: u8, quoted: data }),
-    fc.record({
-      kind: fc.constant('other' as const),
-      type: u8.filter((type) => !NAMED_TYPES.includes(type)),
-      code: u8,
-      rest: fc.integer({ min: 0, max: 0xffff_ffff }),
-      data,
-    }),
+    fc
+      .record({ kind: fc.constant('other' as const), type: u8, code: u8, rest: fc.integer({ min: 0, max: 0xffff_ffff }), data })
+      .filter((repr) => isOther(repr.type, repr.code)),
   );
 }
 
