@@ -2,9 +2,10 @@ import { createSocketStack } from '@morgana/socket';
 import { VirtualClock } from '@morgana/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type Controller, type ControllerConfig, MacTable, OFPBRC_BAD_TYPE, OFPET_BAD_REQUEST, OFPMPF_MORE, OFPP_CONTROLLER, OFPP_FLOOD,
-  OpenFlowError, type SwitchConnection, createController, createLearningSwitch,
+  type Controller, type ControllerConfig, MacTable, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPET_BAD_REQUEST, OFPMPF_MORE, OFPP_CONTROLLER, OFPP_FLOOD,
+  type OfpMessage, OpenFlowError, type SwitchConnection, createController, createLearningSwitch, emitMessage,
 } from '@morgana/openflow';
+import { createSeededRandom } from '@morgana/testing';
 import { FakeSwitch } from './fake-switch.js';
 
 const stack = createSocketStack();
@@ -42,6 +43,20 @@ function start(clock: VirtualClock, extra: Partial<ControllerConfig> = {}): { co
 }
 
 const mac = (last: number): number => 0x02_00_00_00_00_00 + last;
+function packetIn(version: 1 | 4, xid: number, inPort: number, dst: number, src: number, bufferId = 0xffffffff): OfpMessage {
+  return { version, xid, type: 'packet-in', bufferId, totalLen: 60, reason: 0, tableId: 0, cookie: 0n, match: { inPort }, data: frame(dst, src) };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
+}
+
 function frame(dst: number, src: number): Uint8Array {
   const bytes = new Uint8Array(60);
   for (let index = 0; index < 6; index += 1) {
@@ -255,5 +270,122 @@ describe('learning switch', () => {
     expect(table.lookup(mac(3))).toBeUndefined();
     expect(table.lookup(mac(1))).toBeUndefined();
     expect(table.size).toBe(0);
+  });
+
+  it('answers a buffered PACKET_IN to a learned port with a FLOW_MOD naming the buffer and no PACKET_OUT (1.0)', async () => {
+    const clock = new VirtualClock();
+    const app = createLearningSwitch({ clock });
+    const { connect } = start(clock, { onSwitch: (connection) => app.attach(connection) });
+    const fake = await connect();
+    await fake.handshake(1, 4n);
+    await fake.send(packetIn(1, 1, 2, 0xffff_ffff_ffff, mac(2)));
+    await fake.expect('packet-out');
+    await fake.send(packetIn(1, 2, 1, mac(2), mac(1), 77));
+    const flow = await fake.expect('flow-mod');
+    expect([flow.bufferId, flow.match, flow.idleTimeout, flow.priority]).toEqual([77, { inPort: 1, ethSrc: mac(1), ethDst: mac(2) }, 60, 100]);
+    expect(flow.instructions).toEqual([{ type: 'apply-actions', actions: [{ type: 'output', port: 2, maxLen: 0 }] }]);
+    // The next message is the echo reply: no PACKET_OUT followed the FLOW_MOD.
+    await fake.send({ version: 1, xid: 9, type: 'echo-request', data: new Uint8Array(0) });
+    expect((await fake.next()).type).toBe('echo-reply');
+  });
+
+  for (const version of [1, 4] as const) {
+    it(`answers every PACKET_IN of one write, in order, in one batch (version ${version})`, async () => {
+      const clock = new VirtualClock();
+      const app = createLearningSwitch({ clock });
+      let connection: SwitchConnection | undefined;
+      const { connect } = start(clock, { onSwitch: (up) => { connection = up; app.attach(up); } });
+      const fake = await connect();
+      await fake.handshake(version, 5n);
+      if (version === 4) await fake.expect('flow-mod');
+      // Station 1 is on port 9; then 200 stations on ports 1-4 each send to it, buffered.
+      const burst = [emitMessage(packetIn(version, 1, 9, 0xffff_ffff_ffff, mac(1)))];
+      for (let index = 0; index < 200; index += 1) burst.push(emitMessage(packetIn(version, 100 + index, 1 + (index % 4), mac(1), mac(1000 + index), index)));
+      await fake.sendBytes(concat(burst));
+      expect((await fake.expect('packet-out')).actions).toEqual([{ type: 'output', port: OFPP_FLOOD, maxLen: 0 }]);
+      for (let index = 0; index < 200; index += 1) {
+        const flow = await fake.expect('flow-mod');
+        expect([flow.bufferId, flow.match.inPort, flow.match.ethSrc]).toEqual([index, 1 + (index % 4), mac(1000 + index)]);
+      }
+      expect(connection?.counters.get('rx-packet-in')).toBe(201);
+      expect(connection?.counters.get('tx-flow-mod')).toBe(version === 4 ? 201 : 200);
+      expect(app.stats()['flows-installed']).toBe(200);
+      expect(app.table(5n)?.size).toBe(201);
+    });
+  }
+
+  it('gives PACKET_INs to fast handlers and onMessage listeners alike, and refuses a malformed one with OFPBRC_BAD_LEN', async () => {
+    const clock = new VirtualClock();
+    const fast: [number, number, number][] = [];
+    const parsed: number[] = [];
+    const { connect, ready } = start(clock, {
+      onSwitch: (up) => {
+        up.onPacketIn((raw) => fast.push([raw.xid, raw.inPort, raw.ethSrc()]));
+      },
+    });
+    const fake = await connect();
+    await fake.handshake(4, 6n);
+    const connection = await ready[0] as SwitchConnection;
+    await fake.send(packetIn(4, 1, 3, mac(1), mac(2)));
+    // An experimenter OXM is left to the general parser, which still feeds the fast handler.
+    await fake.send({ ...packetIn(4, 2, 5, mac(1), mac(3)), match: { inPort: 5, other: [{ oxmClass: 0xffff, field: 1, hasMask: false, payload: new Uint8Array([0, 0, 0, 1]) }] } } as OfpMessage);
+    // An echo round trip: the controller has handled both before the listener comes.
+    await fake.send({ version: 4, xid: 50, type: 'echo-request', data: new Uint8Array(0) });
+    await fake.expect('echo-reply');
+    const off = connection.onMessage((message) => { if (message.type === 'packet-in') parsed.push(message.xid); });
+    await fake.send(packetIn(4, 3, 7, mac(1), mac(4)));
+    // A PACKET_IN cut short inside its match.
+    await fake.sendBytes(new Uint8Array([4, 10, 0, 26, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
+    const error = await fake.expect('error');
+    expect([error.xid, error.errorType]).toEqual([4, OFPET_BAD_REQUEST]);
+    expect(error.code).toBe(OFPBRC_BAD_LEN);
+    off();
+    expect(fast).toEqual([[1, 3, mac(2)], [2, 5, mac(3)], [3, 7, mac(4)]]);
+    expect(parsed).toEqual([3]);
+  });
+
+  it('drops a switch whose answers pass maxWriteQueue before they can be written', async () => {
+    const clock = new VirtualClock();
+    const app = createLearningSwitch({ clock });
+    let connection: SwitchConnection | undefined;
+    const { connect } = start(clock, { maxWriteQueue: 50, onSwitch: (up) => { connection = up; app.attach(up); } });
+    const fake = await connect();
+    await fake.handshake(1, 8n);
+    const burst: Uint8Array[] = [];
+    for (let index = 0; index < 60; index += 1) burst.push(emitMessage(packetIn(1, index, 1, 0xffff_ffff_ffff, mac(index))));
+    await fake.sendBytes(concat(burst));
+    for (;;) if (await fake.nextBytes() === null) break;
+    expect(connection?.isClosed).toBe(true);
+    expect(connection?.counters.get('write-queue-full')).toBe(1);
+  });
+
+  it('keeps a large MAC table in step with a model through growth, eviction and expiry', () => {
+    const clock = new VirtualClock();
+    const maxMacs = 1_500;
+    const table = new MacTable(clock, maxMacs, 5_000);
+    const model = new Map<number, { port: number; seen: number }>();
+    const random = createSeededRandom(7);
+    for (let step = 0; step < 12_000; step += 1) {
+      const roll = random.uint32() % 100;
+      // MACs spread over the whole 48-bit space, 2 000 of them.
+      const station = 0x0123_4567_0000 * (1 + (random.uint32() % 2_000)) % 2 ** 48;
+      if (roll < 55) {
+        const port = 1 + (random.uint32() % 8);
+        model.delete(station);
+        const full = model.size >= maxMacs;
+        if (full) model.delete(model.keys().next().value as number);
+        model.set(station, { port, seen: clock.now() });
+        expect(table.learn(station, port)).toBe(full);
+      } else if (roll < 99) {
+        const entry = model.get(station);
+        const live = entry !== undefined && clock.now() - entry.seen <= 5_000;
+        if (entry !== undefined && !live) model.delete(station);
+        expect(table.lookup(station)).toBe(live ? entry?.port : undefined);
+      } else {
+        clock.advance(random.uint32() % 400);
+      }
+      expect(table.size).toBe(model.size);
+    }
+    expect(table.size).toBeGreaterThan(1_024);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  FlowModTemplate, type FrameSink, MessageFramer, NO_IN_PORT, type OfpMessage, PacketOutTemplate, RawPacketIn, emitMessage, parseMessage,
+  FlowModTemplate, type FrameSink, type Match, MessageFramer, NO_IN_PORT, type OfpMessage, PacketOutTemplate, RawPacketIn, emitMessage, parseMessage,
   readMacAt, writeMacAt,
 } from '@morgana/openflow';
 import { matchArb } from './arbitraries.js';
@@ -72,7 +72,7 @@ describe('fast path', () => {
       const packetIn = fc.record({
         xid: u32, bufferId: u32, totalLen: u16, reason: fc.integer({ min: 0, max: 5 }), tableId: fc.integer({ min: 0, max: version === 1 ? 0 : 254 }),
         cookie: version === 1 ? fc.constant(0n) : fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-        match: version === 1 ? portOf(1).map((inPort) => ({ inPort })) : matchArb(4),
+        match: version === 1 ? portOf(1).map((inPort): Match => ({ inPort })) : matchArb(4),
         data: fc.uint8Array({ maxLength: 100 }),
       });
       fc.assert(fc.property(packetIn, fc.integer({ min: 0, max: 9 }), (fields, offset) => {
