@@ -219,6 +219,12 @@ export type OfpMessage = Base & (
 
 export type OfpMessageType = OfpMessage['type'];
 
+/** Message types that answer a request by its xid (echo, features, config, multipart, barrier, queue config, role, async) or refuse it (error). */
+export const OFP_REPLY_TYPES: ReadonlySet<OfpMessageType> = new Set<OfpMessageType>([
+  'echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'queue-get-config-reply', 'role-reply',
+  'get-async-reply', 'error',
+]);
+
 const typeName10: Map<number, string> = new Map(Object.entries(OFP10.TYPES).map(([name, code]) => [code, name]));
 const typeName13: Map<number, string> = new Map(Object.entries(OFP13.TYPES).map(([name, code]) => [code, name]));
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   OFPBAC_BAD_LEN, OFPBMC_DUP_FIELD, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_ACTION, OFPET_BAD_MATCH,
-  OFPET_BAD_REQUEST, OFP10, OFP13, type OfpMessage, emitMessage, errorFor, errorForDecodeError, parseMessage,
+  OFPET_BAD_REQUEST, OFP10, OFP13, OFP_REPLY_TYPES, type OfpMessage, emitMessage, errorFor, errorForDecodeError, parseMessage,
 } from '@morgana/openflow';
 import { messageArbs } from './arbitraries.js';
 import { sampleMessages } from './wire-samples.js';
@@ -108,6 +108,33 @@ describe('OpenFlow codec: every message type', () => {
     // 1.0 has no bad-match error type: the same failure is OFPBRC_BAD_LEN there.
     const reply10 = errorForDecodeError(1, duplicate, error as DecodeError);
     expect(reply10.type === 'error' && [reply10.errorType, reply10.code]).toEqual([OFPET_BAD_REQUEST, OFPBRC_BAD_LEN]);
+  });
+});
+
+describe('OpenFlow codec: layouts pinned byte for byte', () => {
+  it('writes an experimenter meter band as ofp_meter_band_experimenter (1.3.x §7.3.4.4)', () => {
+    const bytes = emitMessage(sampleMessages(4)['meter-mod/experimenter'] as OfpMessage);
+    expect(bytes).toEqual(fromHex([
+      '041d002800000001', // header: version 4, METER_MOD (29), length 40, xid 1
+      '0000000100000002', // command ADD, flags KBPS, meter_id 2
+      'ffff0018000003e800000000', // band: type EXPERIMENTER, len 24, rate 1000, burst_size 0
+      '00abcdef0000000000000000', // experimenter id, then 8 bytes of its data
+    ].join('')));
+  });
+
+  it('writes a fast-failover group-mod bucket with its watch port and group (1.3.x §7.3.4.2)', () => {
+    const bytes = emitMessage(sampleMessages(4)['group-mod/ff'] as OfpMessage);
+    expect(bytes.subarray(8, 48)).toEqual(fromHex([
+      '0000030000000004', // command ADD, type FF, group_id 4
+      '0020000000000001ffffffff00000000', // bucket: len 32, weight 0, watch_port 1, watch_group ANY
+      '00000010000000010000000000000000', // output (16 bytes) to port 1, max_len 0
+    ].join('')));
+  });
+
+  it('lists the reply types a request can be paired with by xid', () => {
+    expect([...OFP_REPLY_TYPES].sort()).toEqual([
+      'barrier-reply', 'echo-reply', 'error', 'features-reply', 'get-async-reply', 'get-config-reply', 'multipart-reply', 'queue-get-config-reply', 'role-reply',
+    ]);
   });
 });
 
