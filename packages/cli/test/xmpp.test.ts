@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PeerCertificate, connect as tlsConnect } from 'node:tls';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type Flow, createSystemClock, createSystemRandom, parseIpv4 } from '@morgana/core';
 import { createSocketStack, duplexToFlow, flowToDuplex } from '@morgana/socket';
 import { type StartTls, type XmlElement, type XmppClient, child, connectXmpp, text } from '@morgana/xmpp';
@@ -96,15 +96,17 @@ describe('users file', () => {
 
   it('is required, as is the domain, and the certificate and key come together', async () => {
     const errors: string[] = [];
-    const write = process.stderr.write;
-    process.stderr.write = ((chunk: string) => errors.push(chunk)) as typeof process.stderr.write;
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      errors.push(String(chunk));
+      return true;
+    });
     try {
       expect(await main(['xmpp', '--users', usersFile])).toBe(2);
       expect(await main(['xmpp', '--domain', DOMAIN])).toBe(2);
       expect(await main(['xmpp', '--domain', DOMAIN, '--users', usersFile, '--tls-cert', usersFile])).toBe(2);
       expect(await main(['xmpp', '--domain', DOMAIN, '--users', join(dir, 'missing')])).toBe(1);
     } finally {
-      process.stderr.write = write;
+      spy.mockRestore();
     }
     expect(errors.join('')).toMatch(/needs --domain[\s\S]*needs --users[\s\S]*go together[\s\S]*ENOENT/);
   });
