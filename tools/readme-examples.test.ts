@@ -86,6 +86,7 @@ describe('README format', () => {
     expect(installsPackage('npm install -g @morgana/cli', 'cli')).toBe(true);
     expect(installsPackage('npm install @morgana/ssh @morgana/ssh-crypto-node', 'ssh')).toBe(true);
     expect(installsPackage('npm install @morgana/ssh-crypto-node', 'ssh')).toBe(false);
+    expect(parseReadmeHead('# @morgana/x\n\nDoes x.\n\n```sh\nnpm install @morgana/x\n```\n\n```js\nx\n```\n\n```ts\ny\n```\n')).toMatch(/between/);
   });
 
   for (const name of readmes) {
@@ -95,6 +96,10 @@ describe('README format', () => {
       expect(head.title, `packages/${name}/README.md title`).toBe(`@morgana/${name}`);
       expect(installsPackage(head.install, name), `packages/${name}/README.md install line: ${head.install}`).toBe(true);
       expect(head.example, `packages/${name}/README.md example imports @morgana/${name}`).toMatch(new RegExp(`from '@morgana/${name}'`));
+      // Self-contained: morgana packages and Node's builtins only, and it ends by itself.
+      const imports = [...head.example.matchAll(/(?:^|\n)\s*import\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g)].map((m) => m[1] ?? m[2]);
+      for (const specifier of imports) expect(specifier, `packages/${name}/README.md example imports ${specifier}`).toMatch(/^(@morgana\/[a-z0-9-]+(\/node)?|node:[a-z/_]+)$/);
+      expect(head.example, `packages/${name}/README.md example calls process.exit`).not.toMatch(/process\.exit/);
     });
   }
 });
