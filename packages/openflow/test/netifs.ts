@@ -1,5 +1,5 @@
 // Test Netifs for the switch side: record transmitted frames, inject received ones.
-import { type FrameHandler, type MacAddress, NO_OFFLOAD, type Netif, type NetifStats, emptyNetifStats } from '@morgana/core';
+import { type FrameHandler, type MacAddress, NO_OFFLOAD, type Netif, type NetifStats, emptyNetifStats, internetChecksum } from '@morgana/core';
 
 /** A Netif that records what the switch sends and lets the test inject frames. */
 export class RecordingNetif implements Netif {
@@ -24,6 +24,7 @@ export class RecordingNetif implements Netif {
   async close(): Promise<void> { this.handler = undefined; }
 }
 
+/** An Ethernet + IPv4 (valid header checksum) + 8-byte transport header frame; UDP checksum 0 (none). */
 export function ipv4Frame(dst: number, src: number, ipSrc: number, ipDst: number, proto = 17, ports: [number, number] = [1000, 53]): Uint8Array {
   const frame = new Uint8Array(14 + 20 + 8);
   for (let index = 0; index < 6; index += 1) {
@@ -35,6 +36,7 @@ export function ipv4Frame(dst: number, src: number, ipSrc: number, ipDst: number
   new DataView(frame.buffer).setUint32(30, ipDst);
   new DataView(frame.buffer).setUint16(34, ports[0]);
   new DataView(frame.buffer).setUint16(36, ports[1]);
+  new DataView(frame.buffer).setUint16(24, internetChecksum(frame, 14, 34));
   return frame;
 }
 
