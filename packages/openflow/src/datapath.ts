@@ -267,7 +267,7 @@ export class Datapath {
           else state.frame = edited;
           break;
         }
-        case 'push-vlan': state.frame = pushVlan(state.frame, action.ethertype); break;
+        case 'push-vlan': state.frame = pushVlan(state.frame, action.ethertype) ?? state.frame; break;
         case 'pop-vlan': state.frame = popVlan(state.frame) ?? state.frame; break;
         case 'dec-nw-ttl': {
           if (decrementTtl(state.frame) !== 'invalid') break;

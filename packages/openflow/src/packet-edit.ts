@@ -124,7 +124,7 @@ export function setField(frame: Uint8Array, field: MatchFieldName, value: number
     case 'vlanVid': case 'vlanPcp': {
       let target = frame;
       if (layout.vlan < 0) {
-        target = pushVlan(frame, TPID_8021Q);
+        target = pushVlan(frame, TPID_8021Q) as Uint8Array;
         layout = frameLayout(target);
       }
       const tci = readU16(target, layout.vlan);
@@ -207,10 +207,12 @@ export function setField(frame: Uint8Array, field: MatchFieldName, value: number
 
 /**
  * OFPAT_PUSH_VLAN (1.3.x §5.12.1): a new outermost tag, its VID and PCP copied from the tag
- * below when there is one, else zero. Returns a new, four bytes longer frame.
+ * below when there is one, else zero. Returns a new, four bytes longer frame, or undefined for
+ * a runt without an Ethernet header.
  */
-export function pushVlan(frame: Uint8Array, ethertype: number): Uint8Array {
+export function pushVlan(frame: Uint8Array, ethertype: number): Uint8Array | undefined {
   const layout = frameLayout(frame);
+  if (layout.ethTypeAt < 0) return undefined;
   const tci = layout.vlan >= 0 ? readU16(frame, layout.vlan) : 0;
   const pushed = new Uint8Array(frame.length + VLAN_TAG);
   pushed.set(frame.subarray(0, ETH.TYPE));
