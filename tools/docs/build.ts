@@ -295,7 +295,7 @@ function layout(page: Page, guides: readonly Guide[], packageNames: readonly str
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(page.title)} · morgana</title>
+<title>${escapeHtml(page.title === 'morgana' ? 'morgana' : `${page.title} · morgana`)}</title>
 <link rel="stylesheet" href="${relativeHref(page.path, 'style.css')}">
 </head>
 <body>
