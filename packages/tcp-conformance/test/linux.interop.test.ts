@@ -49,8 +49,13 @@ describeInterop(
       stopHelper = () => helper.kill();
       const lines = createInterface({ input: helper.stdout });
       const clock = createSystemClock();
+      // A helper that died fails each later request at once instead of after the control's timeout.
+      const send = (line: string): void => {
+        if (helper.exitCode !== null || helper.signalCode !== null) throw new Error(`the control helper exited (${helper.exitCode ?? helper.signalCode})`);
+        helper.stdin.write(`${line}\n`);
+      };
       control = createLineControl(
-        { send: (line) => helper.stdin.write(`${line}\n`), onLine: (handler) => lines.on('line', handler) },
+        { send, onLine: (handler) => lines.on('line', handler) },
         (ms, callback) => clock.setTimer(ms, callback),
       );
       const name = await control.describe();
