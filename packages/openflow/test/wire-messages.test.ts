@@ -80,11 +80,15 @@ describe('OpenFlow codec: every message type', () => {
   });
 
   it('maps decode failures to their error type and code', () => {
-    const flowMod = emitMessage(sampleMessages(4)['flow-mod'] as OfpMessage);
+    const flowMod = emitMessage({
+      version: 4, xid: 1, type: 'flow-mod', cookie: 0n, cookieMask: 0n, tableId: 0, command: 0, idleTimeout: 0, hardTimeout: 0, priority: 1,
+      bufferId: 0xffffffff, outPort: 0xffffffff, outGroup: 0xffffffff, flags: 0, match: {},
+      instructions: [{ type: 'apply-actions', actions: [{ type: 'output', port: 1, maxLen: 0 }] }],
+    });
     const cases: [Uint8Array, number, number][] = [
       [fromHex('0505000800000001'), OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION],
-      // flow-mod: match at 48 (32 bytes), a meter instruction at 80, apply-actions at 88, its first action's length at 98.
-      [withLength(flowMod, 98, 12), OFPET_BAD_ACTION, OFPBAC_BAD_LEN],
+      // flow-mod: an empty match at 48 (8 bytes), apply-actions at 56, its first action's length at 66.
+      [withLength(flowMod, 66, 12), OFPET_BAD_ACTION, OFPBAC_BAD_LEN],
       // A features-request whose header counts 8 bytes of body it does not have.
       [fromHex('0405001000000001 0000000000000000'.replace(' ', '')), OFPET_BAD_REQUEST, OFPBRC_BAD_LEN],
     ];
@@ -113,7 +117,10 @@ describe('OpenFlow codec: every message type', () => {
 
 describe('OpenFlow codec: layouts pinned byte for byte', () => {
   it('writes an experimenter meter band as ofp_meter_band_experimenter (1.3.x §7.3.4.4)', () => {
-    const bytes = emitMessage(sampleMessages(4)['meter-mod/experimenter'] as OfpMessage);
+    const bytes = emitMessage({
+      version: 4, xid: 1, type: 'meter-mod', command: 0, flags: 1, meterId: 2,
+      bands: [{ type: 'experimenter', rate: 1000, burstSize: 0, experimenter: 0x00abcdef, data: new Uint8Array(8) }],
+    });
     expect(bytes).toEqual(fromHex([
       '041d002800000001', // header: version 4, METER_MOD (29), length 40, xid 1
       '0000000100000002', // command ADD, flags KBPS, meter_id 2

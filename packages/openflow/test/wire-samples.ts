@@ -15,18 +15,42 @@ const PORT: PortDesc = {
   supported: 0x840, peer: 0, currSpeed: 0, maxSpeed: 0,
 };
 
-/** Every action morgana encodes in 1.3, in an order a switch accepts. */
-const ACTIONS_13: readonly Action[] = [
-  { type: 'copy-ttl-in' }, { type: 'pop-vlan' }, { type: 'pop-mpls', ethertype: 0x0800 }, { type: 'pop-pbb' },
-  { type: 'push-mpls', ethertype: 0x8847 }, { type: 'push-pbb', ethertype: 0x88e7 }, { type: 'push-vlan', ethertype: 0x8100 },
-  { type: 'copy-ttl-out' }, { type: 'dec-mpls-ttl' }, { type: 'dec-nw-ttl' }, { type: 'set-mpls-ttl', mplsTtl: 32 },
-  { type: 'set-nw-ttl', nwTtl: 16 }, { type: 'set-field', field: 'vlanVid', value: OFPVID_PRESENT | 10 },
-  { type: 'set-field', field: 'ethDst', value: 0x0200_0000_0002 }, { type: 'set-field', field: 'mplsLabel', value: 1000 },
-  { type: 'set-field', field: 'ipv6Flabel', value: 0x12345 },
-  { type: 'set-field-oxm', oxm: { oxmClass: 0x8000, field: 26, hasMask: false, payload: Uint8Array.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) } },
-  { type: 'set-field-oxm', oxm: { oxmClass: 0x8000, field: 38, hasMask: false, payload: Uint8Array.from([0, 0, 0, 0, 0, 0, 0x12, 0x34]) } },
-  { type: 'set-queue', queueId: 1 }, { type: 'group', groupId: 7 }, { type: 'output', port: OFPP_CONTROLLER, maxLen: 128 },
+/** The optional actions of 1.3.x §5.12 that Open vSwitch does not implement (it refuses them as OFPBAC_BAD_TYPE). */
+const OPTIONAL_ACTIONS_13: readonly Action[] = [
+  { type: 'copy-ttl-in' }, { type: 'pop-pbb' }, { type: 'push-pbb', ethertype: 0x88e7 }, { type: 'copy-ttl-out' },
 ];
+
+/** IPv4 rewrites and forwarding (the flow-mod sample's apply-actions). */
+const ACTIONS_13: readonly Action[] = [
+  { type: 'pop-vlan' }, { type: 'push-vlan', ethertype: 0x8100 }, { type: 'set-field', field: 'vlanVid', value: OFPVID_PRESENT | 10 },
+  { type: 'dec-nw-ttl' }, { type: 'set-nw-ttl', nwTtl: 16 }, { type: 'set-field', field: 'ethDst', value: 0x0200_0000_0002 },
+  { type: 'set-field', field: 'ipv4Src', value: 0x0a000009 }, { type: 'set-queue', queueId: 1 }, { type: 'group', groupId: 7 },
+  { type: 'output', port: OFPP_CONTROLLER, maxLen: 128 },
+];
+
+const IPV6_SOURCE = Uint8Array.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+/** Flow-mods exercising the MPLS and IPv6 actions, each with a match that meets their prerequisites. */
+function flowMods13(x: { version: 1 | 4; xid: number }): Record<string, OfpMessage> {
+  const flowMod = (cookie: bigint, match: OfpMessage & { type: 'flow-mod' } extends { match: infer M } ? M : never, actions: readonly Action[]): OfpMessage => ({
+    ...x, type: 'flow-mod', cookie, cookieMask: 0n, tableId: 0, command: OFPFC_ADD, idleTimeout: 0, hardTimeout: 0, priority: 1,
+    bufferId: OFP_NO_BUFFER, outPort: OFPP_ANY, outGroup: OFPG_ANY, flags: 0, match, instructions: [{ type: 'apply-actions', actions }],
+  });
+  return {
+    'flow-mod/push-mpls': flowMod(2n, { ethType: 0x0800 }, [
+      { type: 'push-mpls', ethertype: 0x8847 }, { type: 'set-field', field: 'mplsLabel', value: 1000 }, { type: 'set-field', field: 'mplsTc', value: 5 },
+      { type: 'set-mpls-ttl', mplsTtl: 32 }, { type: 'dec-mpls-ttl' }, { type: 'output', port: 2, maxLen: 0 },
+    ]),
+    'flow-mod/pop-mpls': flowMod(3n, { ethType: 0x8847, mplsLabel: 1000, mplsBos: 1 }, [{ type: 'pop-mpls', ethertype: 0x0800 }, { type: 'output', port: 2, maxLen: 0 }]),
+    'flow-mod/ipv6': flowMod(4n, { ethType: 0x86dd, ipv6Flabel: 0x12345, masks: { ipv6Flabel: 0xfffff }, other: [{ oxmClass: 0x8000, field: 26, hasMask: false, payload: IPV6_SOURCE }] }, [
+      { type: 'set-field', field: 'ipv6Flabel', value: 0x54321 },
+      { type: 'set-field-oxm', oxm: { oxmClass: 0x8000, field: 27, hasMask: false, payload: IPV6_SOURCE } },
+      { type: 'set-field-oxm', oxm: { oxmClass: 0x8000, field: 38, hasMask: false, payload: Uint8Array.from([0, 0, 0, 0, 0, 0, 0x12, 0x34]) } },
+      { type: 'output', port: 2, maxLen: 0 },
+    ]),
+    'flow-mod/optional-actions': flowMod(5n, {}, OPTIONAL_ACTIONS_13),
+  };
+}
 
 function requests(version: 1 | 4): Record<string, MultipartRequestBody> {
   const common: Record<string, MultipartRequestBody> = {
@@ -106,14 +130,14 @@ export function sampleMessages(version: 1 | 4): Record<string, OfpMessage> {
     'packet-in': { ...x, type: 'packet-in', bufferId: OFP_NO_BUFFER, totalLen: FRAME.length, reason: 0, tableId: 0, cookie: 0n, match: { inPort: 1 }, data: FRAME },
     'flow-removed': {
       ...x, type: 'flow-removed', cookie: 5n, priority: 100, reason: 0, tableId: 0, durationSec: 60, durationNsec: 0, idleTimeout: 60,
-      hardTimeout: 0, packetCount: 4n, byteCount: 240n, match: { inPort: 1, ethType: 0x0800, ipv4Src: 0x0a000001, ...(v13 ? {} : {}) },
+      hardTimeout: 0, packetCount: 4n, byteCount: 240n, match: { inPort: 1, ethType: 0x0800, ipv4Src: 0x0a000001 },
     },
     'port-status': { ...x, type: 'port-status', reason: 2, port },
     'packet-out': { ...x, type: 'packet-out', bufferId: OFP_NO_BUFFER, inPort: OFPP_CONTROLLER, actions: [{ type: 'output', port: OFPP_FLOOD, maxLen: 0 }], data: FRAME },
     'flow-mod': {
       ...x, type: 'flow-mod', cookie: 1n, cookieMask: 0n, tableId: 0, command: OFPFC_ADD, idleTimeout: 60, hardTimeout: 0, priority: 100,
       bufferId: OFP_NO_BUFFER, outPort: OFPP_ANY, outGroup: v13 ? OFPG_ANY : 0, flags: 1,
-      match: v13 ? { inPort: 1, ethType: 0x0800, ipv4Dst: 0x0a000002, masks: { ipv4Dst: 0xffffff00 } } : { inPort: 1, ethType: 0x0800, ipProto: 6, tcpDst: 80 },
+      match: v13 ? { inPort: 1, vlanVid: OFPVID_PRESENT | 5, ethType: 0x0800, ipv4Dst: 0x0a000000, masks: { ipv4Dst: 0xffffff00 } } : { inPort: 1, ethType: 0x0800, ipProto: 6, tcpDst: 80 },
       instructions: v13
         ? [
           { type: 'meter', meterId: 1 }, { type: 'apply-actions', actions: ACTIONS_13 }, { type: 'clear-actions' },
@@ -148,6 +172,7 @@ export function sampleMessages(version: 1 | 4): Record<string, OfpMessage> {
     'group-mod/select': { ...x, type: 'group-mod', command: OFPGC_ADD, groupType: OFPGT_SELECT, groupId: 2, buckets: [bucket(3, OFPP_ANY, 1), bucket(1, OFPP_ANY, 2)] },
     'group-mod/indirect': { ...x, type: 'group-mod', command: OFPGC_ADD, groupType: OFPGT_INDIRECT, groupId: 3, buckets: [bucket(0, OFPP_ANY, 1)] },
     'group-mod/ff': { ...x, type: 'group-mod', command: OFPGC_ADD, groupType: OFPGT_FF, groupId: 4, buckets: [bucket(0, 1, 1), bucket(0, 2, 2)] },
+    ...flowMods13(x),
     'table-mod': { ...x, type: 'table-mod', tableId: 0, config: 0 },
     'role-request': { ...x, type: 'role-request', role: OFPCR_ROLE_MASTER, generationId: 1n },
     'role-reply': { ...x, type: 'role-reply', role: OFPCR_ROLE_MASTER, generationId: 1n },
@@ -160,7 +185,7 @@ export function sampleMessages(version: 1 | 4): Record<string, OfpMessage> {
     },
     'meter-mod/experimenter': {
       ...x, type: 'meter-mod', command: OFPMC_ADD, flags: OFPMF_KBPS, meterId: 2,
-      bands: [{ type: 'experimenter', rate: 1_000, burstSize: 0, experimenter: 0x00abcdef, data: new Uint8Array(8) }],
+      bands: [{ type: 'experimenter', rate: 1_000, burstSize: 0, experimenter: 0x00abcdef, data: new Uint8Array(0) }],
     },
   };
 }
