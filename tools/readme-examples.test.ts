@@ -1,5 +1,5 @@
-// Every package README starts with the same format (docs/README format: title, what it is, an
-// install line, a runnable example) and its first ```ts block runs as written: the block is
+// Every package README follows one format (title, what it is, an install line, a runnable
+// example, then the API and what it covers) and its first ```ts block runs as written: the block is
 // copied into a gitignored folder inside the repository, so that vitest resolves @morgana/* to
 // the packages' sources, and imported. An example that throws (its own node:assert checks
 // included), hangs for longer than the limit, or leaves a timer or socket open fails here.
@@ -90,7 +90,7 @@ describe('README format', () => {
   });
 
   for (const name of readmes) {
-    it(`packages/${name}/README.md starts with its title, a description, the install line and a ts example`, () => {
+    it(`packages/${name}/README.md follows the format: title, description, install line, ts example, then API and coverage`, () => {
       const head = parseReadmeHead(readFileSync(join(packagesDir, name, 'README.md'), 'utf8'));
       if (typeof head === 'string') expect.fail(`packages/${name}/README.md: ${head}`);
       expect(head.title, `packages/${name}/README.md title`).toBe(`@morgana/${name}`);
@@ -100,6 +100,12 @@ describe('README format', () => {
       const imports = [...head.example.matchAll(/(?:^|\n)\s*import\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g)].map((m) => m[1] ?? m[2]);
       for (const specifier of imports) expect(specifier, `packages/${name}/README.md example imports ${specifier}`).toMatch(/^(@morgana\/[a-z0-9-]+(\/node)?|node:[a-z/_]+)$/);
       expect(head.example, `packages/${name}/README.md example calls process.exit`).not.toMatch(/process\.exit/);
+      // Then the API, then what the package covers (RFCs, formats, interfaces: implemented and not).
+      const text = readFileSync(join(packagesDir, name, 'README.md'), 'utf8');
+      const headings = [...text.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+      const api = headings.findIndex((h) => /^API\b/.test(h));
+      expect(api, `packages/${name}/README.md has an "## API" section`).toBeGreaterThanOrEqual(0);
+      expect(headings.slice(api + 1).some((h) => /coverage|standards|scope/i.test(h)), `packages/${name}/README.md has a coverage section after the API`).toBe(true);
     });
   }
 });
