@@ -139,6 +139,33 @@ export const closeCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'close.fin-retransmitted',
+    title: 'an unacknowledged FIN is retransmitted',
+    rfc: 'RFC 9293 §3.8.1, §3.10.4; RFC 6298 §5',
+    needs: { waitMs: 3 * 1000 },
+    async run(t) {
+      const peer = await t.passiveOpen();
+      await t.control.shutdown(id(peer));
+      const fin = await t.expect(peer, { flags: 'F.', seq: peer.iss + 1 }, 'a FIN');
+      const again = await t.expect(peer, { flags: 'F.', seq: peer.iss + 1 }, 'the FIN again', 3000);
+      t.note(`retransmitted after ${Math.round(again.at - fin.at)} ms`);
+    },
+  },
+  {
+    id: 'close.rst-in-time-wait',
+    title: 'an acceptable RST in TIME-WAIT closes the connection',
+    rfc: 'RFC 9293 §3.10.7.4 (fourth, TIME-WAIT); RFC 1337',
+    async run(t) {
+      const peer = await intoTimeWait(t);
+      t.send(peer, { flags: 'R', seq: peer.sndNxt });
+      await t.expectNothing('after the RST');
+      const state = await t.control.state(t.targetPort, t.testerPort);
+      if (state === undefined) return t.skip('the target does not expose TIME-WAIT');
+      // RFC 1337 recommends ignoring it (no "TIME-WAIT assassination"); RFC 9293 still says CLOSED.
+      if (state !== modelState(TIME_WAIT, 'rcv-rst')) t.differ('CLOSED (RFC 9293; RFC 1337 would keep TIME-WAIT)', state);
+    },
+  },
+  {
     id: 'close.time-wait-lasts-2msl',
     title: 'TIME-WAIT lasts 2·MSL (MSL = 2 minutes) and then the connection is closed',
     rfc: 'RFC 9293 §3.4.2, §3.6, §3.10.8',

@@ -97,6 +97,19 @@ export const dataCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'data.keepalive-probe-acked',
+    title: 'a keepalive probe (one old octet at RCV.NXT-1) is answered with an ACK of RCV.NXT',
+    rfc: 'RFC 1122 4.2.3.6, RFC 9293 §3.10.7.4 (first)',
+    async run(t) {
+      const peer = await t.passiveOpen();
+      const start = peer.sndNxt;
+      t.send(peer, { flags: '.', seq: start - 1, payload: 1 });
+      await t.expect(peer, { flags: '.', seq: peer.iss + 1, ack: start, length: 0 }, 'an ACK of RCV.NXT', PROMPT_MS);
+      const read = await t.readBytes(peer, 1, 100);
+      if (read.data.length > 0) t.differ('the old octet not delivered', `${read.data.length} bytes delivered`);
+    },
+  },
+  {
     id: 'data.ack-of-unsent-data',
     title: 'a segment acknowledging data never sent is dropped and answered with an ACK',
     rfc: 'RFC 9293 §3.10.7.4 (fifth, ESTABLISHED)',

@@ -93,6 +93,17 @@ export const handshakeCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'handshake.syn-ack-to-listening-port',
+    title: 'a SYN-ACK to a listening port gets <SEQ=SEG.ACK><CTL=RST> (any ACK is bad in LISTEN)',
+    rfc: 'RFC 9293 §3.10.7.2',
+    async run(t) {
+      await t.control.listen(t.targetPort);
+      const reset = resetFor(flagsOf('S.'), IRS, 313_131, 0);
+      t.sendRaw({ flags: 'S.', seq: IRS, ack: 313_131, mss: 1460 });
+      await t.expect(undefined, { flags: 'R', seq: reset?.seq }, 'a reset');
+    },
+  },
+  {
     id: 'handshake.rst-to-listening-port',
     title: 'a RST to a listening port is ignored and the port still answers SYNs',
     rfc: 'RFC 9293 §3.10.7.2',
