@@ -7,7 +7,7 @@ import { type Action, type Instruction, emitActions, emitInstructions, parseActi
 import {
   OFP10, OFP13, OFPBAC_BAD_LEN, OFPBAC_BAD_TYPE, OFPBIC_BAD_LEN, OFPBIC_UNKNOWN_INST, OFPBMC_BAD_LEN, OFPBMC_BAD_TYPE,
   OFPBMC_DUP_FIELD, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION,
-  OFPET_BAD_MATCH, OFPET_BAD_REQUEST, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_EXPERIMENTER, OFPMP_FLOW, OFPMP_GROUP,
+  OFPET_BAD_MATCH, OFPET_BAD_REQUEST, OFPET_EXPERIMENTER, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_EXPERIMENTER, OFPMP_FLOW, OFPMP_GROUP,
   OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES, OFPMP_METER, OFPMP_METER_CONFIG, OFPMP_METER_FEATURES, OFPMP_PORT_DESC,
   OFPMP_PORT_STATS, OFPMP_QUEUE, OFPMP_TABLE, OFP_VERSION_1_0, OFP_VERSION_1_3, type OfpVersion,
 } from './constants.js';
@@ -165,7 +165,14 @@ interface Base {
 export type OfpMessage = Base & (
   /** `versions`: the HELLO version bitmap (1.3 §7.5.1); absent when the HELLO carries none. */
   | { readonly type: 'hello'; readonly versions?: readonly number[] }
-  | { readonly type: 'error'; readonly errorType: number; readonly code: number; readonly data: Uint8Array }
+  | {
+    readonly type: 'error'; readonly errorType: number; readonly code: number; readonly data: Uint8Array;
+    /**
+     * OFPET_EXPERIMENTER errors (1.3 §7.4.4, ofp_error_experimenter_msg) only: the experimenter
+     * id, read from between the exp_type (`code`) and the data. Absent otherwise.
+     */
+    readonly experimenter?: number;
+  }
   | { readonly type: 'echo-request' | 'echo-reply'; readonly data: Uint8Array }
   | { readonly type: 'features-request' | 'get-config-request' | 'barrier-request' | 'barrier-reply' | 'get-async-request' }
   /** OFPT_EXPERIMENTER (1.3) / OFPT_VENDOR (1.0), carried opaquely. */
@@ -607,7 +614,12 @@ function parseBody(version: OfpVersion, type: string, xid: number, r: ByteReader
       const versions = parseHello(r);
       return versions === undefined ? { version, xid, type } : { version, xid, type, versions };
     }
-    case 'error': return { version, xid, type, errorType: r.u16(), code: r.u16(), data: r.bytesCopy(r.remaining) };
+    case 'error': {
+      const errorType = r.u16();
+      const code = r.u16();
+      if (!v10 && errorType === OFPET_EXPERIMENTER) return { version, xid, type, errorType, code, experimenter: r.u32(), data: r.bytesCopy(r.remaining) };
+      return { version, xid, type, errorType, code, data: r.bytesCopy(r.remaining) };
+    }
     case 'echo-request': case 'echo-reply': return { version, xid, type, data: r.bytesCopy(r.remaining) };
     case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request':
       return { version, xid, type };
@@ -795,7 +807,11 @@ export function emitMessage(message: OfpMessage): Uint8Array {
   const m = message;
   switch (m.type) {
     case 'hello': if (m.versions !== undefined) emitHello(w, m.versions); break;
-    case 'error': w.u16(m.errorType).u16(m.code).bytes(m.data); break;
+    case 'error':
+      w.u16(m.errorType).u16(m.code);
+      if (!v10 && m.errorType === OFPET_EXPERIMENTER) w.u32(m.experimenter ?? 0);
+      w.bytes(m.data);
+      break;
     case 'echo-request': case 'echo-reply': w.bytes(m.data); break;
     case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request': break;
     case 'experimenter': emitExperimenter(version, w, m); break;

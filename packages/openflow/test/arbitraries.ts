@@ -234,7 +234,11 @@ export function messageArbs(version: 1 | 4): Record<string, fc.Arbitrary<OfpMess
   const messages: Record<string, fc.Arbitrary<OfpMessage>> = {
     hello: fc.record({ ...base, type: fc.constant('hello' as const) }),
     'hello/versions': fc.record({ ...base, type: fc.constant('hello' as const), versions: fc.uniqueArray(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 4 }).map((list) => list.sort((a, b) => a - b)) }),
-    error: fc.record({ ...base, type: fc.constant('error' as const), errorType: u16, code: u16, data: bytes(64) }),
+    error: fc.record({ ...base, type: fc.constant('error' as const), errorType: fc.integer({ min: 0, max: 0xfffe }), code: u16, data: bytes(64) }),
+    // 1.0 has no experimenter error layout: its 0xffff errors read as plain ones.
+    'error/experimenter': v13
+      ? fc.record({ ...base, type: fc.constant('error' as const), errorType: fc.constant(0xffff), code: u16, experimenter: u32, data: bytes(64) })
+      : fc.record({ ...base, type: fc.constant('error' as const), errorType: fc.constant(0xffff), code: u16, data: bytes(64) }),
     echo: fc.record({ ...base, type: fc.constantFrom('echo-request' as const, 'echo-reply' as const), data: bytes(32) }),
     experimenter: fc.record({ ...base, type: fc.constant('experimenter' as const), ...experimenter }),
     empty: fc.record({ ...base, type: fc.constantFrom('features-request' as const, 'get-config-request' as const, 'barrier-request' as const, 'barrier-reply' as const) }),

@@ -50,7 +50,9 @@ describe('OpenFlow codec: every message type', () => {
   });
 
   it('emits the 1.3-only messages and multipart bodies as UnsupportedError in 1.0', () => {
-    const only13 = Object.entries(sampleMessages(4)).filter(([name]) => !(name in sampleMessages(1)));
+    const samples10 = sampleMessages(1);
+    // Types (and multipart kinds) 1.0 lacks; 'flow-mod/ipv6' or 'error/experimenter' are 1.0 types.
+    const only13 = Object.entries(sampleMessages(4)).filter(([name]) => !(name in samples10) && !((name.split('/')[0] as string) in samples10));
     expect(only13.length).toBeGreaterThan(15);
     for (const [, message] of only13) expect(() => emitMessage({ ...message, version: 1 } as OfpMessage)).toThrow(UnsupportedError);
   });

@@ -173,6 +173,7 @@ export function sampleMessages(version: 1 | 4): Record<string, OfpMessage> {
     'group-mod/indirect': { ...x, type: 'group-mod', command: OFPGC_ADD, groupType: OFPGT_INDIRECT, groupId: 3, buckets: [bucket(0, OFPP_ANY, 1)] },
     'group-mod/ff': { ...x, type: 'group-mod', command: OFPGC_ADD, groupType: OFPGT_FF, groupId: 4, buckets: [bucket(0, 1, 1), bucket(0, 2, 2)] },
     ...flowMods13(x),
+    'error/experimenter': { ...x, type: 'error', errorType: 0xffff, code: 1, experimenter: 0x00abcdef, data: echo },
     'table-mod': { ...x, type: 'table-mod', tableId: 0, config: 0 },
     'role-request': { ...x, type: 'role-request', role: OFPCR_ROLE_MASTER, generationId: 1n },
     'role-reply': { ...x, type: 'role-reply', role: OFPCR_ROLE_MASTER, generationId: 1n },

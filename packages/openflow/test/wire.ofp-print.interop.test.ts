@@ -9,10 +9,11 @@ import { sampleMessages } from './wire-samples.js';
 
 /**
  * Samples Open vSwitch refuses by design, as 1.3.x §7.4.4 lets a switch answer: it knows no
- * experimenter id 0x00abcdef, supports no experimenter meter bands (OFPMMFC_BAD_BAND), and
- * implements none of the optional copy-TTL and PBB actions (OFPBAC_BAD_TYPE).
+ * experimenter id 0x00abcdef (message or error), supports no experimenter meter bands
+ * (OFPMMFC_BAD_BAND), and implements none of the optional copy-TTL and PBB actions
+ * (OFPBAC_BAD_TYPE).
  */
-const REFUSED_BY_PEER: ReadonlySet<string> = new Set(['experimenter', 'meter-mod/experimenter', 'flow-mod/optional-actions']);
+const REFUSED_BY_PEER: ReadonlySet<string> = new Set(['experimenter', 'error/experimenter', 'meter-mod/experimenter', 'flow-mod/optional-actions']);
 
 /** The name ofp-print starts with, e.g. OFPT_GROUP_MOD or "OFPST_PORT request". */
 function ofpPrintName(message: OfpMessage): string {
