@@ -126,6 +126,11 @@ export function buildSite(options: BuildOptions): SiteReport {
     if (guide.page === 'benchmarks.html' && results !== undefined) body = insertAfterTitle(body, chartsSection(results, guide.page));
     pages.push({ path: guide.page, title: rendered.title ?? guide.nav, body });
   }
+  // Which package exports a name, for {@link} across packages (core first: it defines the interfaces).
+  const exporters = new Map<string, string>();
+  for (const api of [...packages].sort((a, b) => (a.name === 'core' ? -1 : b.name === 'core' ? 1 : 0))) {
+    for (const entry of api.entries) if (!exporters.has(entry.name)) exporters.set(entry.name, api.name);
+  }
   const descriptions = new Map<string, string>();
   for (const api of packages) {
     const source = `packages/${api.name}/README.md`;
@@ -135,7 +140,7 @@ export function buildSite(options: BuildOptions): SiteReport {
     const rendered = renderMarkdown(text, { resolveLink: linker(source, page) });
     const apiLink = `<p class="api-link">API reference: <a href="${relativeHref(page, `api/${api.name}.html`)}">every export of <code>@morgana/${escapeHtml(api.name)}</code> with its documentation</a>.</p>`;
     pages.push({ path: page, title: `@morgana/${api.name}`, body: insertAfterTitle(rendered.html, apiLink) });
-    pages.push({ path: `api/${api.name}.html`, title: `@morgana/${api.name} API`, body: apiPage(api, `api/${api.name}.html`) });
+    pages.push({ path: `api/${api.name}.html`, title: `@morgana/${api.name} API`, body: apiPage(api, `api/${api.name}.html`, exporters) });
   }
   pages.push({ path: 'packages/index.html', title: 'Packages', body: packagesIndex(packages.map((p) => p.name), descriptions, 'packages/index.html') });
 
@@ -234,16 +239,19 @@ function packagesIndex(names: readonly string[], descriptions: ReadonlyMap<strin
   ].join('\n');
 }
 
-function apiPage(api: PackageApi, page: string): string {
-  const names = new Set(api.entries.map((e) => e.name));
-  const docHtml = (doc: string): string => {
-    if (doc === '') return '';
-    // {@link Name} becomes a link to the entry on this page when it is one of the exports.
-    const linked = doc.replace(/\{@link\s+([\w.]+)(?:\s*\|\s*([^}]*))?\}/g, (_, target: string, label?: string) =>
-      names.has(target.split('.')[0]) ? `[\`${label ?? target}\`](#${target.split('.')[0]})` : `\`${label ?? target}\``,
-    );
-    return renderMarkdown(linked, { headingOffset: 3 }).html;
-  };
+/** Replaces TSDoc `{@link Name}` and `{@link Name | label}` with Markdown links to the export's entry. */
+export function resolveLinks(doc: string, here: string, exporters: ReadonlyMap<string, string>): string {
+  return doc.replace(/\{@link(?:code|plain)?\s+([\w.]+)\s*(?:\|\s*)?([^}]*?)\s*\}/g, (_, target: string, label: string) => {
+    const name = target.split('.')[0];
+    const text = `\`${label === '' ? target : label}\``;
+    const owner = exporters.get(name);
+    if (owner === undefined) return text;
+    return owner === here ? `[${text}](#${name})` : `[${text}](${owner}.html#${name})`;
+  });
+}
+
+function apiPage(api: PackageApi, page: string, exporters: ReadonlyMap<string, string>): string {
+  const docHtml = (doc: string): string => (doc === '' ? '' : renderMarkdown(resolveLinks(doc, api.name, exporters), { headingOffset: 3 }).html);
   const groups = (Object.keys(KIND_TITLES) as ApiKind[])
     .map((kind) => ({ kind, entries: api.entries.filter((e) => e.kind === kind) }))
     .filter((group) => group.entries.length > 0);

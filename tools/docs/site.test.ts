@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SiteReport, buildSite, relativeHref } from './build.js';
+import { type SiteReport, buildSite, relativeHref, resolveLinks } from './build.js';
 import { validateResults } from './charts.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -80,6 +80,15 @@ describe('XML check', () => {
     expect(wellFormedXml('<svg a="1" a="2"></svg>')).toMatch(/twice/);
     expect(wellFormedXml('<svg></svg><svg></svg>')).toMatch(/root/);
     expect(wellFormedXml('<svg><text>1 < 2</text></svg>')).toMatch(/starts no tag/);
+  });
+});
+
+describe('TSDoc links', () => {
+  it('link to the entry on the same page, on another package\'s page, or stay code', () => {
+    const exporters = new Map([['createArp', 'ethif'], ['DecodeError', 'core']]);
+    expect(resolveLinks('See {@link createArp }, {@link DecodeError | the error} and {@link Missing}.', 'ethif', exporters)).toBe(
+      'See [`createArp`](#createArp), [`the error`](core.html#DecodeError) and `Missing`.',
+    );
   });
 });
 
