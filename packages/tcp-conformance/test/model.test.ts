@@ -24,6 +24,8 @@ interface Model {
   /** When the model entered TIME-WAIT. */
   timeWaitSince: number | undefined;
   bytesSent: number;
+  /** A RST or ABORT ended the connection: undelivered data may be lost. */
+  reset: boolean;
   trace: string[];
 }
 
@@ -106,7 +108,10 @@ const peerRst = (exact: boolean): Command => ({
   async run(m, r) {
     // In window but not exact: RFC 5961 §3.2 says challenge ACK, no state change.
     r.t.send(r.peer, { flags: 'R', seq: exact ? r.peer.sndNxt : r.peer.sndNxt + 10 });
-    if (exact) step(m, r, 'rcv-rst');
+    if (exact) {
+      step(m, r, 'rcv-rst');
+      m.reset = true;
+    }
     await settle(m, r);
   },
   toString: () => (exact ? 'peer RST exact' : 'peer RST in window'),
@@ -137,6 +142,7 @@ const userAbort: Command = {
   async run(m, r) {
     await r.t.control.abort(r.peer.id as number);
     step(m, r, 'abort');
+    m.reset = true;
     await settle(m, r);
   },
   toString: () => 'user ABORT',
@@ -179,15 +185,20 @@ describe('morgana against the RFC 9293 model (fc.commands through the kit)', () 
       fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.boolean(), fc.commands(commands, { maxCommands: 25 }), async (seed, active, cmds) => {
         const real = await setup(seed, active);
         try {
-          const model: Model = { state: 'ESTABLISHED', peerFin: false, userClosed: false, timeWaitSince: undefined, bytesSent: 0, trace: [] };
+          const model: Model = { state: 'ESTABLISHED', peerFin: false, userClosed: false, timeWaitSince: undefined, bytesSent: 0, reset: false, trace: [] };
           await settle(model, real);
           await fc.asyncModelRun(() => ({ model, real }), cmds);
           expect(real.t.tester.counters()['bad-frame'] ?? 0).toBe(0);
+          // What the peer sent reached the user whole and in order, unless a reset cut it short.
+          if (!model.reset) {
+            const read = await real.t.readBytes(real.peer, model.bytesSent, 10);
+            expect(read.data).toEqual(pattern(model.bytesSent));
+          }
         } finally {
           await real.target.close();
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
     // The exploration is only worth something if it walks the whole closing half of the diagram.
     expect([...reached].sort()).toEqual(['CLOSE-WAIT', 'CLOSED', 'CLOSING', 'ESTABLISHED', 'FIN-WAIT-1', 'FIN-WAIT-2', 'LAST-ACK', 'TIME-WAIT']);
