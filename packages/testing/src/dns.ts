@@ -56,7 +56,7 @@ export function arbDnsRdata(): fc.Arbitrary<{ readonly type: number; readonly da
     fc.tuple(u8, u8, bytes(32)).map(([algorithm, fingerprintType, fingerprint]) => ({ type: RrType.SSHFP, data: { type: 'SSHFP' as const, algorithm, fingerprintType, fingerprint } })),
     fc.tuple(u8, u8, u8, bytes(64)).map(([usage, selector, matchingType, data]) => ({ type: RrType.TLSA, data: { type: 'TLSA' as const, usage, selector, matchingType, data } })),
     fc
-      .tuple(fc.constantFrom('SVCB' as const, 'HTTPS' as const), u16, name, fc.uniqueArray(fc.record({ key: u16, value: bytes(20) }), { selector: (p) => p.key, maxLength: 4 }))
+      .tuple(fc.constantFrom('SVCB' as const, 'HTTPS' as const), u16, name, fc.uniqueArray(fc.record({ key: u16, value: bytes(20) }, { noNullPrototype: true }), { selector: (p) => p.key, maxLength: 4 }))
       // RFC 9460 §2.2: SvcParams in strictly increasing key order.
       .map(([kind, priority, target, params]) => ({ type: RrType[kind], data: { type: kind, priority, target, params: params.sort((a, b) => a.key - b.key) } })),
     fc.tuple(u16, u8, u8, bytes(48)).map(([keyTag, algorithm, digestType, digest]) => ({ type: RrType.DS, data: { type: 'DS' as const, keyTag, algorithm, digestType, digest } })),
@@ -84,12 +84,12 @@ export function arbDnsRecord(): fc.Arbitrary<ResourceRecord> {
 
 /** A question of any type but OPT (41, which only the additional section carries) and any class. */
 export function arbDnsQuestion(): fc.Arbitrary<Question> {
-  return fc.record({ name: arbDnsName(), type: u16.filter((t) => t !== RrType.OPT), class: u16 });
+  return fc.record({ name: arbDnsName(), type: u16.filter((t) => t !== RrType.OPT), class: u16 }, { noNullPrototype: true });
 }
 
 /** EDNS (RFC 6891): payload size, version, DO bit, options. */
 export function arbEdns(): fc.Arbitrary<Edns> {
-  return fc.record({ udpPayloadSize: u16, version: u8, dnssecOk: fc.boolean(), options: fc.array(fc.record({ code: u16, data: bytes(20) }), { maxLength: 3 }) });
+  return fc.record({ udpPayloadSize: u16, version: u8, dnssecOk: fc.boolean(), options: fc.array(fc.record({ code: u16, data: bytes(20) }, { noNullPrototype: true }), { maxLength: 3 }) }, { noNullPrototype: true });
 }
 
 /** Options of {@link arbDnsMessage}. */
@@ -103,14 +103,14 @@ export function arbDnsMessage(options: DnsMessageArbitraryOptions = {}): fc.Arbi
   const record = arbDnsRecord();
   return fc.record({
     id: u16,
-    flags: fc.record({ qr: fc.boolean(), opcode: fc.integer({ min: 0, max: 15 }), aa: fc.boolean(), tc: fc.boolean(), rd: fc.boolean(), ra: fc.boolean(), ad: fc.boolean(), cd: fc.boolean() }),
+    flags: fc.record({ qr: fc.boolean(), opcode: fc.integer({ min: 0, max: 15 }), aa: fc.boolean(), tc: fc.boolean(), rd: fc.boolean(), ra: fc.boolean(), ad: fc.boolean(), cd: fc.boolean() }, { noNullPrototype: true }),
     rcode: fc.integer({ min: 0, max: 15 }),
     questions: fc.array(arbDnsQuestion(), { minLength: options.minQuestions ?? 0, maxLength: Math.max(2, options.minQuestions ?? 0) }),
     answers: fc.array(record, { maxLength: 5 }),
     authorities: fc.array(record, { maxLength: 3 }),
     additionals: fc.array(record, { maxLength: 3 }),
     edns: fc.option(arbEdns(), { nil: undefined }),
-  });
+  }, { noNullPrototype: true });
 }
 
 /** {@link arbDnsMessage} encoded (with name compression). */

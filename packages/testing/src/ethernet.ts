@@ -29,7 +29,7 @@ const TPID_VLAN = 0x8100;
 
 /** An 802.1Q tag: VLAN id 0-4094 (4095 is reserved), priority 0-7, DEI either way. */
 export function arbVlanTag(): fc.Arbitrary<VlanTag> {
-  return fc.record({ id: fc.integer({ min: 0, max: VLAN_ID_MAX }), priority: fc.integer({ min: 0, max: 7 }), dropEligible: fc.boolean() });
+  return fc.record({ id: fc.integer({ min: 0, max: VLAN_ID_MAX }), priority: fc.integer({ min: 0, max: 7 }), dropEligible: fc.boolean() }, { noNullPrototype: true });
 }
 
 /** An Ethernet II EtherType (at least 0x0600), never 0x8100, which would read as a second tag. */
@@ -39,7 +39,7 @@ export function arbEthertype(): fc.Arbitrary<number> {
 
 /** An Ethernet II header: any addresses, any EtherType, tagged or not. */
 export function arbEthernetRepr(): fc.Arbitrary<EthernetRepr> {
-  return fc.record({ destination: arbMacAddress(), source: arbMacAddress(), ethertype: arbEthertype(), vlan: fc.option(arbVlanTag(), { nil: undefined }) });
+  return fc.record({ destination: arbMacAddress(), source: arbMacAddress(), ethertype: arbEthertype(), vlan: fc.option(arbVlanTag(), { nil: undefined }) }, { noNullPrototype: true });
 }
 
 /** A frame's header and payload. */
@@ -50,7 +50,7 @@ export interface EthernetSample {
 
 /** A header and a payload of up to `maxPayload` (default 1500) bytes. */
 export function arbEthernetFrame(maxPayload = 1500): fc.Arbitrary<EthernetSample> {
-  return fc.record({ repr: arbEthernetRepr(), payload: fc.uint8Array({ maxLength: maxPayload }) });
+  return fc.record({ repr: arbEthernetRepr(), payload: fc.uint8Array({ maxLength: maxPayload }) }, { noNullPrototype: true });
 }
 
 /** Emits a frame as a device sends it: header, payload, zero padding up to the 60-byte minimum (IEEE 802.3 §3.2.8). */
@@ -75,7 +75,7 @@ export function arbArpRepr(): fc.Arbitrary<ArpRepr> {
     senderAddress: arbIpv4Address(),
     targetMac: arbMacAddress(),
     targetAddress: arbIpv4Address(),
-  });
+  }, { noNullPrototype: true });
 }
 
 /** Emits an ARP packet into 28 new bytes. */

@@ -109,7 +109,7 @@ function messageFields(options: HttpArbitraryOptions): fc.Arbitrary<HttpMessageF
     extension: fc.constantFrom('', '', ';a', ';a=b', ';name="quoted"', ';a=1;b'),
     trailers: fc.array(fc.tuple(name, value), { maxLength: 2 }),
     paddingSeed: fc.array(paddingArb, { minLength: 10, maxLength: 10 }),
-  });
+  }, { noNullPrototype: true });
 }
 
 function finishFields<T extends HttpMessageFields & { readonly paddingSeed: readonly (readonly [string, string])[] }>({ paddingSeed, ...fields }: T): Omit<T, 'paddingSeed'> {

@@ -145,12 +145,12 @@ export function arbIcmpRepr(maxData = 128): fc.Arbitrary<IcmpRepr> {
   const u8 = fc.integer({ min: 0, max: 0xff });
   const u16 = fc.integer({ min: 0, max: 0xffff });
   return fc.oneof(
-    fc.record({ kind: fc.constantFrom('echo-request' as const, 'echo-reply' as const), identifier: u16, sequence: u16, data }),
-    fc.record({ kind: fc.constant('destination-unreachable' as const), code: u8, nextHopMtu: u16, quoted: data }).map((repr) => (repr.code === 4 ? repr : { ...repr, nextHopMtu: 0 })),
-    fc.record({ kind: fc.constant('time-exceeded' as const), code: u8, quoted: data }),
-    fc.record({ kind: fc.constant('parameter-problem' as const), code: u8, pointer: u8, quoted: data }),
+    fc.record({ kind: fc.constantFrom('echo-request' as const, 'echo-reply' as const), identifier: u16, sequence: u16, data }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('destination-unreachable' as const), code: u8, nextHopMtu: u16, quoted: data }, { noNullPrototype: true }).map((repr) => (repr.code === 4 ? repr : { ...repr, nextHopMtu: 0 })),
+    fc.record({ kind: fc.constant('time-exceeded' as const), code: u8, quoted: data }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('parameter-problem' as const), code: u8, pointer: u8, quoted: data }, { noNullPrototype: true }),
     fc
-      .record({ kind: fc.constant('other' as const), type: u8, code: u8, rest: fc.integer({ min: 0, max: 0xffff_ffff }), data })
+      .record({ kind: fc.constant('other' as const), type: u8, code: u8, rest: fc.integer({ min: 0, max: 0xffff_ffff }), data }, { noNullPrototype: true })
       .filter((repr) => isOther(repr.type, repr.code)),
   );
 }

@@ -12,6 +12,18 @@ import type {
 import { corruptLength, genericMutators, mutate } from './mutators.js';
 import type { Mutant, Mutator } from './mutators.js';
 
+/**
+ * A copy of `value` whose records have Object.prototype: fast-check may build records without
+ * a prototype, which strict deep equality (node:assert) tells apart from what a parser returns.
+ */
+function plain<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(plain) as T;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) copy[key] = plain(field);
+  return copy as T;
+}
+
 const u8 = fc.integer({ min: 0, max: 0xff });
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -40,6 +52,10 @@ function rawOxmArb(allowMask: boolean): fc.Arbitrary<RawOxm> {
 
 /** A match (1.0 `ofp_match` or 1.3 OXM, masks and raw OXMs included) that the codec reads back as written. */
 export function arbOpenFlowMatch(version: number): fc.Arbitrary<Match> {
+  return matchArb(version).map(plain);
+}
+
+function matchArb(version: number): fc.Arbitrary<Match> {
   if (version === 1) {
     const prefix = fc.integer({ min: 1, max: 31 }).map((bits) => (0xffffffff << (32 - bits)) >>> 0);
     return fc.record({
@@ -85,6 +101,10 @@ export function arbOpenFlowMatch(version: number): fc.Arbitrary<Match> {
 
 /** An action the version can encode. */
 export function arbOpenFlowAction(version: number): fc.Arbitrary<Action> {
+  return actionArb(version).map(plain);
+}
+
+function actionArb(version: number): fc.Arbitrary<Action> {
   if (version === 1) {
     return fc.oneof(
       fc.record({ type: fc.constant('output' as const), port: port10, maxLen: u16 }),
@@ -126,7 +146,11 @@ export function arbOpenFlowAction(version: number): fc.Arbitrary<Action> {
 
 /** An instruction list (1.0: at most one apply-actions, its action list). */
 export function arbOpenFlowInstructions(version: number): fc.Arbitrary<Instruction[]> {
-  const actions = fc.array(arbOpenFlowAction(version), { maxLength: 4 });
+  return instructionsArb(version).map(plain);
+}
+
+function instructionsArb(version: number): fc.Arbitrary<Instruction[]> {
+  const actions = fc.array(actionArb(version), { maxLength: 4 });
   if (version === 1) return fc.option(actions.filter((list) => list.length > 0).map((list): Instruction[] => [{ type: 'apply-actions', actions: list }]), { nil: [] as Instruction[] });
   return fc.array(fc.oneof(
     fc.record({ type: fc.constant('goto-table' as const), tableId: u8 }),
@@ -146,7 +170,7 @@ function portArb(version: number): fc.Arbitrary<PortDesc> {
 }
 
 function bucketArb(): fc.Arbitrary<Bucket> {
-  return fc.record({ weight: u16, watchPort: port13, watchGroup: u32, actions: fc.array(arbOpenFlowAction(4), { maxLength: 3 }) });
+  return fc.record({ weight: u16, watchPort: port13, watchGroup: u32, actions: fc.array(actionArb(4), { maxLength: 3 }) });
 }
 
 function bandArb(): fc.Arbitrary<MeterBand> {
@@ -175,12 +199,16 @@ const counters = fc.array(fc.record({ packetCount: u64, byteCount: u64 }), { max
  * `multipart-request/<kind>`), with fields the version lacks fixed at their read-back value.
  */
 export function arbOpenFlowMessagesByType(version: 1 | 4): Record<string, fc.Arbitrary<OfpMessage>> {
+  return Object.fromEntries(Object.entries(messagesByType(version)).map(([type, arbitrary]) => [type, arbitrary.map(plain)]));
+}
+
+function messagesByType(version: 1 | 4): Record<string, fc.Arbitrary<OfpMessage>> {
   const v13 = version === 4;
   const zero32 = v13 ? u32 : fc.constant(0);
   const zero8 = v13 ? u8 : fc.constant(0);
   const zero64 = v13 ? u64 : fc.constant(0n);
   const base = { version: fc.constant(version), xid: u32 };
-  const match = arbOpenFlowMatch(version);
+  const match = matchArb(version);
   const port = version === 1 ? port10 : port13;
   const flowRequest = { tableId: u8, outPort: port, outGroup: zero32, cookie: zero64, cookieMask: zero64, match };
   const text = (max: number): fc.Arbitrary<string> => fc.stringMatching(new RegExp(`^[ -~]{0,${max}}$`));
@@ -207,7 +235,7 @@ export function arbOpenFlowMessagesByType(version: 1 | 4): Record<string, fc.Arb
     desc: fc.record({ kind: fc.constant('desc' as const), mfrDesc: text(40), hwDesc: text(40), swDesc: text(40), serialNum: text(31), dpDesc: text(40) }),
     flow: fc.record({ kind: fc.constant('flow' as const), flows: fc.array(fc.record({
       tableId: u8, durationSec: u32, durationNsec: u32, priority: u16, idleTimeout: u16, hardTimeout: u16,
-      flags: v13 ? u16 : fc.constant(0), cookie: u64, packetCount: u64, byteCount: u64, match, instructions: arbOpenFlowInstructions(version),
+      flags: v13 ? u16 : fc.constant(0), cookie: u64, packetCount: u64, byteCount: u64, match, instructions: instructionsArb(version),
     }), { maxLength: 3 }) }),
     aggregate: fc.record({ kind: fc.constant('aggregate' as const), packetCount: u64, byteCount: u64, flowCount: u32 }),
     'port-stats': fc.record({ kind: fc.constant('port-stats' as const), ports: fc.array(fc.record({
@@ -264,11 +292,11 @@ export function arbOpenFlowMessagesByType(version: 1 | 4): Record<string, fc.Arb
       durationNsec: u32, idleTimeout: u16, hardTimeout: v13 ? u16 : fc.constant(0), packetCount: u64, byteCount: u64, match,
     }),
     'port-status': fc.record({ ...base, type: fc.constant('port-status' as const), reason: u8, port: portArb(version) }),
-    'packet-out': fc.record({ ...base, type: fc.constant('packet-out' as const), bufferId: u32, inPort: port, actions: fc.array(arbOpenFlowAction(version), { maxLength: 4 }), data: bytes(64) }),
+    'packet-out': fc.record({ ...base, type: fc.constant('packet-out' as const), bufferId: u32, inPort: port, actions: fc.array(actionArb(version), { maxLength: 4 }), data: bytes(64) }),
     'flow-mod': fc.record({
       ...base, type: fc.constant('flow-mod' as const), cookie: u64, cookieMask: zero64, tableId: zero8, command: v13 ? u8 : u16,
       idleTimeout: u16, hardTimeout: u16, priority: u16, bufferId: u32, outPort: port, outGroup: zero32,
-      flags: u16, match, instructions: arbOpenFlowInstructions(version),
+      flags: u16, match, instructions: instructionsArb(version),
     }),
     'port-mod': fc.record({ ...base, type: fc.constant('port-mod' as const), portNo: port, hwAddr: mac, config: u32, mask: u32, advertise: u32 }),
     'queue-get-config-request': fc.record({ ...base, type: fc.constant('queue-get-config-request' as const), port }),

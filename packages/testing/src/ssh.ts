@@ -41,7 +41,7 @@ export function arbSshKexInit(): fc.Arbitrary<KexInitRepr> {
     compressionClientToServer: list,
     compressionServerToClient: list,
     firstKexPacketFollows: fc.boolean(),
-  });
+  }, { noNullPrototype: true });
 }
 
 /** A message every implementation must accept at any time and then ignore: IGNORE, DEBUG or UNIMPLEMENTED (RFC 4253 §11.2-11.4). */

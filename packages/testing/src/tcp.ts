@@ -18,7 +18,7 @@ const u32 = (): fc.Arbitrary<number> => fc.integer({ min: 0, max: 0xffff_ffff })
 
 /** A SACK block (RFC 2018 §3): any two sequence numbers. */
 export function arbSackBlock(): fc.Arbitrary<SackBlock> {
-  return fc.record({ left: u32(), right: u32() });
+  return fc.record({ left: u32(), right: u32() }, { noNullPrototype: true });
 }
 
 /** Options of {@link arbTcpRepr}. */
@@ -65,7 +65,7 @@ export interface TcpSample {
 
 /** {@link arbTcpRepr} with pseudo-header addresses. */
 export function arbTcpSegment(options: TcpArbitraryOptions = {}): fc.Arbitrary<TcpSample> {
-  return fc.record({ repr: arbTcpRepr(options), source: arbIpv4Address(), destination: arbIpv4Address() });
+  return fc.record({ repr: arbTcpRepr(options), source: arbIpv4Address(), destination: arbIpv4Address() }, { noNullPrototype: true });
 }
 
 /** Emits a segment with its checksum. */
@@ -171,7 +171,7 @@ export function arbTcpOptions(): fc.Arbitrary<TcpOption[]> {
     fc.constant({ kind: 'sack-permitted' as const }),
     fc.array(arbSackBlock(), { minLength: 1, maxLength: 4 }).map((blocks) => ({ kind: 'sack' as const, blocks })),
     fc.tuple(u32(), u32()).map(([tsVal, tsEcr]) => ({ kind: 'timestamp' as const, tsVal, tsEcr })),
-    fc.record({ type: fc.integer({ min: 0, max: 0xff }).filter((type) => !KNOWN_KINDS.includes(type)), data: fc.uint8Array({ maxLength: 10 }) }).map((unknown) => ({ kind: 'unknown' as const, ...unknown })),
+    fc.record({ type: fc.integer({ min: 0, max: 0xff }).filter((type) => !KNOWN_KINDS.includes(type)), data: fc.uint8Array({ maxLength: 10 }) }, { noNullPrototype: true }).map((unknown) => ({ kind: 'unknown' as const, ...unknown })),
   );
   return fc.array(option, { maxLength: 10 }).map((list) => {
     const kept: TcpOption[] = [];

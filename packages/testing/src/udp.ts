@@ -28,11 +28,11 @@ export interface UdpMutant extends Mutant {
 /** Ports 0-65535 (0 included: a source port of 0 means "no reply expected", RFC 768), any addresses, payload up to `maxPayload` (default 1472). */
 export function arbUdpDatagram(maxPayload = 1472): fc.Arbitrary<UdpSample> {
   return fc.record({
-    repr: fc.record({ sourcePort: arbPort({ min: 0 }), destinationPort: arbPort({ min: 0 }) }),
+    repr: fc.record({ sourcePort: arbPort({ min: 0 }), destinationPort: arbPort({ min: 0 }) }, { noNullPrototype: true }),
     payload: fc.uint8Array({ maxLength: maxPayload }),
     source: arbIpv4Address(),
     destination: arbIpv4Address(),
-  });
+  }, { noNullPrototype: true });
 }
 
 /** Emits a datagram with its checksum. */

@@ -47,7 +47,7 @@ export function arbXmlPayload(depth = 3): fc.Arbitrary<XmlElement> {
     .record({
       name: localName,
       ns: namespace,
-      attrs: fc.dictionary(localName.filter((name) => name !== 'xmlns'), attrValue(), { maxKeys: 3 }),
+      attrs: fc.dictionary(localName.filter((name) => name !== 'xmlns'), attrValue(), { maxKeys: 3, noNullPrototype: true }),
       children: fc.array(children, { maxLength: 4 }),
     })
     .map((element) => ({ ...element, children: mergeText(element.children) }));
