@@ -2,6 +2,8 @@
  * An OpenFlow controller (1.3.x §6.3): accepts switches on a `Tcp` listener, runs the HELLO /
  * FEATURES handshake, keeps each connection alive with echoes on the injected Clock, and pairs
  * requests with replies by xid. Runs on any morgana Tcp (host sockets, the TypeScript stack).
+ * Messages are framed in place in each read; PACKET_INs go to fast handlers without a repr
+ * (see fast-path.ts), and everything a read produces leaves in one write.
  */
 import {
   type Clock, ClosedError, type Ipv4Address, CounterSet, type Counters, DecodeError, ProtocolError, TimeoutError, type Tcp, type TcpFlow,
@@ -82,6 +84,8 @@ interface Pending {
 
 /** Bytes of a connection's output buffer to start with; it grows to hold a whole batch. */
 const OUTPUT_BUFFER_BYTES = 64 * 1024;
+/** Largest written output buffer kept for reuse; a bigger one (after a burst) is left to the GC. */
+const SPARE_BUFFER_LIMIT = 1024 * 1024;
 
 const REPLY_TYPES = new Set(['echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'error']);
 
@@ -328,7 +332,7 @@ export class SwitchConnection {
     const buffer = this.out;
     const length = this.outLength;
     const messages = this.outMessages;
-    this.out = this.spare ?? new Uint8Array(buffer.length);
+    this.out = this.spare ?? new Uint8Array(Math.min(buffer.length, SPARE_BUFFER_LIMIT));
     this.spare = undefined;
     this.outLength = 0;
     this.outMessages = 0;
@@ -337,7 +341,7 @@ export class SwitchConnection {
       () => {
         this.writeInFlight = false;
         this.queued -= messages;
-        this.spare = buffer;
+        if (buffer.length <= SPARE_BUFFER_LIMIT) this.spare = buffer;
         if (this.outLength > 0) this.flush();
       },
       (error: unknown) => {
