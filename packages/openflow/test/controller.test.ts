@@ -318,9 +318,10 @@ describe('learning switch', () => {
     const clock = new VirtualClock();
     const fast: [number, number, number][] = [];
     const parsed: number[] = [];
+    let stop: () => void = () => undefined;
     const { connect, ready } = start(clock, {
       onSwitch: (up) => {
-        up.onPacketIn((raw) => fast.push([raw.xid, raw.inPort, raw.ethSrc()]));
+        stop = up.onPacketIn((raw) => fast.push([raw.xid, raw.inPort, raw.ethSrc()]));
       },
     });
     const fake = await connect();
@@ -342,6 +343,13 @@ describe('learning switch', () => {
     off();
     expect(fast).toEqual([[1, 3, mac(2)], [2, 5, mac(3)], [3, 7, mac(4)]]);
     expect(parsed).toEqual([3]);
+    // Unsubscribed, the handler hears no more; the PACKET_IN is still counted.
+    stop();
+    await fake.send(packetIn(4, 5, 1, mac(1), mac(5)));
+    await fake.send({ version: 4, xid: 51, type: 'echo-request', data: new Uint8Array(0) });
+    await fake.expect('echo-reply');
+    expect(fast).toHaveLength(3);
+    expect(connection.counters.get('rx-packet-in')).toBe(4);
   });
 
   it('drops a switch whose answers pass maxWriteQueue before they can be written', async () => {
