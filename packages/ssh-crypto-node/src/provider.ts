@@ -161,6 +161,15 @@ export function createNodeSshCrypto(): SshCrypto {
       out.set(cipher.getAuthTag(), plaintext.length);
       return out;
     },
+    aesGcmSealInPlace(key, iv, aad, data, tag) {
+      checkLength('AES-GCM tag', tag, GCM_TAG);
+      const cipher = createCipheriv(aesMode(key, 'gcm') as 'aes-128-gcm', key, iv, { authTagLength: GCM_TAG });
+      cipher.setAAD(aad);
+      // GCM is a stream mode: update returns exactly as many bytes as it is given, final none.
+      data.set(cipher.update(data), 0);
+      cipher.final();
+      tag.set(cipher.getAuthTag(), 0);
+    },
     aesGcmOpen(key, iv, aad, sealed) {
       if (sealed.length < GCM_TAG) return null;
       const decipher = createDecipheriv(aesMode(key, 'gcm') as "aes-128-gcm", key, iv, { authTagLength: GCM_TAG });

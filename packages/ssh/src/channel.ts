@@ -1,5 +1,5 @@
 /** The connection protocol (RFC 4254): channels with window flow control, as {@link Flow}s. */
-import { ClosedError, ConnectionReset, DecodeError, type Flow, LimitExceeded, ProtocolError } from '@morgana/core';
+import { ClosedError, ConnectionReset, DecodeError, type Flow, LimitExceeded, ProtocolError, writeU32 } from '@morgana/core';
 import { MSG } from './messages.js';
 import type { SshTransport } from './transport.js';
 import { SshReader, encode } from './wire.js';
@@ -14,6 +14,11 @@ export interface ChannelConfig {
   readonly maxChannels: number;
   /** Our global requests awaiting their reply at once (RFC 4254 §4 answers them in order). */
   readonly maxPendingGlobalRequests: number;
+  /**
+   * Channel data bytes sealed into one write to the transport: fewer, larger socket writes
+   * (the window and the peer's maximum packet still cut it into packets).
+   */
+  readonly writeBatchSize: number;
 }
 
 /** CHANNEL_DATA header before the data: type byte, recipient channel, data length (RFC 4254 §5.2). */
@@ -24,6 +29,7 @@ export const CHANNEL_DEFAULTS: ChannelConfig = {
   maxPacketSize: 32 * 1024,
   maxChannels: 16,
   maxPendingGlobalRequests: 16,
+  writeBatchSize: 256 * 1024,
 };
 
 /** RFC 4254 §5.1 reason codes of CHANNEL_OPEN_FAILURE. */
@@ -176,6 +182,7 @@ export class SshChannel implements Flow {
   }
 
   private async sendData(data: Uint8Array, extended: number | undefined): Promise<void> {
+    const batchSize = this.connection.config.writeBatchSize;
     let offset = 0;
     while (offset < data.length) {
       if (this.error) throw this.error;
@@ -184,16 +191,30 @@ export class SshChannel implements Flow {
         await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
         continue;
       }
-      const size = Math.min(data.length - offset, this.remoteWindow, this.remoteMaxPacket);
-      const piece = data.subarray(offset, offset + size);
-      this.remoteWindow -= size;
-      offset += size;
-      const message =
-        extended === undefined
-          ? encode((w) => w.u8(MSG.CHANNEL_DATA).u32(this.remoteId).string(piece), DATA_HEADER + piece.length)
-          : encode((w) => w.u8(MSG.CHANNEL_EXTENDED_DATA).u32(this.remoteId).u32(extended).string(piece), DATA_HEADER + 4 + piece.length);
-      await this.connection.transport.send(message);
+      // As many packets as the window allows, up to writeBatchSize, go out in one write.
+      const batch: Uint8Array[] = [];
+      let batched = 0;
+      while (offset < data.length && this.remoteWindow > 0 && batched < batchSize) {
+        const size = Math.min(data.length - offset, this.remoteWindow, this.remoteMaxPacket);
+        batch.push(this.dataMessage(data.subarray(offset, offset + size), extended));
+        this.remoteWindow -= size;
+        offset += size;
+        batched += size;
+      }
+      await this.connection.transport.sendBatch(batch);
     }
+  }
+
+  /** CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) carrying `piece`. */
+  private dataMessage(piece: Uint8Array, extended: number | undefined): Uint8Array {
+    const header = extended === undefined ? DATA_HEADER : DATA_HEADER + 4;
+    const message = new Uint8Array(header + piece.length);
+    message[0] = extended === undefined ? MSG.CHANNEL_DATA : MSG.CHANNEL_EXTENDED_DATA;
+    writeU32(message, 1, this.remoteId);
+    if (extended !== undefined) writeU32(message, 5, extended);
+    writeU32(message, header - 4, piece.length);
+    message.set(piece, header);
+    return message;
   }
 
   /** Sends a channel request; with `wantReply`, resolves to whether the peer accepted it. */
@@ -373,7 +394,8 @@ export class SshConnection {
         return;
       case MSG.CHANNEL_DATA: {
         const channel = this.lookup(reader.u32());
-        const data = reader.string().slice();
+        // The payload is the transport's fresh array: a view of it is ours to keep.
+        const data = reader.string();
         reader.expectEnd();
         channel.receiveData(data);
         return;
@@ -381,7 +403,7 @@ export class SshConnection {
       case MSG.CHANNEL_EXTENDED_DATA: {
         const channel = this.lookup(reader.u32());
         reader.u32();
-        const data = reader.string().slice();
+        const data = reader.string();
         channel.onStderr?.(data);
         channel.addConsumedExtended(data.length);
         return;

@@ -77,6 +77,11 @@ export interface SshCrypto {
 
   /** AES-GCM encryption (NIST SP 800-38D): ciphertext followed by the 16-byte tag. */
   aesGcmSeal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * AES-GCM encryption in place: `data` is overwritten by its ciphertext and the 16-byte tag
+   * goes to `tag` (lets a packet be sealed inside the buffer it is sent from).
+   */
+  aesGcmSealInPlace(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array): void;
   /** AES-GCM decryption of ciphertext‖tag; `null` when the tag does not verify. */
   aesGcmOpen(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null;
   /** An AES-CTR keystream (128/192/256-bit key by its length) from a 16-byte counter block. */

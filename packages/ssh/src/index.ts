@@ -1,7 +1,7 @@
 export { type SshCrypto, type SshHash, type X25519KeyPair, type Modp14KeyPair, type RsaPublicKey, type RsaPrivateKey, type StreamCipher, constantTimeEqual } from './crypto.js';
 export { SshReader, SshWriter, encode } from './wire.js';
 export { MSG, DISCONNECT } from './messages.js';
-export { type PacketCipher, type CipherName, type MacName, type MacKey, CIPHER_NAMES, MAC_NAMES, isAeadCipher, macKeySize, NONE_CIPHER, createPacketCipher, cipherKeySizes, framePacket } from './packet.js';
+export { type PacketCipher, type CipherName, type MacName, type MacKey, CIPHER_NAMES, MAC_NAMES, isAeadCipher, macKeySize, NONE_CIPHER, createPacketCipher, cipherKeySizes, framePacket, framePacketInto, framedLength } from './packet.js';
 export { type KexInitRepr, type Negotiated, type ExchangeHashInput, parseKexInit, emitKexInit, negotiate, exchangeHash, deriveKey } from './kex.js';
 export {
   type SshPrivateKey,

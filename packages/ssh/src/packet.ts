@@ -30,23 +30,42 @@ export interface PacketCipher {
   /** Encrypts a plaintext packet (length ‖ padding_length ‖ payload ‖ padding) and appends the tag. */
   seal(sequence: number, plain: Uint8Array): Uint8Array;
   /**
+   * Encrypts the plaintext packet at `buffer[offset, offset + plainLength)` in place and writes
+   * the tag right after it (the buffer must have `tagSize` bytes of room there): several
+   * packets can be sealed into one buffer and sent with one write.
+   */
+  sealInPlace(sequence: number, buffer: Uint8Array, offset: number, plainLength: number): void;
+  /**
    * Authenticates and decrypts a whole packet (length ‖ body ‖ tag); returns the plaintext
    * body (padding_length ‖ payload ‖ padding), or `null` when authentication fails.
    */
   open(sequence: number, packet: Uint8Array): Uint8Array | null;
 }
 
+/** `seal` from `sealInPlace`: a copy of the plaintext with room for the tag, sealed in place. */
+function withSeal(cipher: Omit<PacketCipher, 'seal'>): PacketCipher {
+  return {
+    ...cipher,
+    seal(sequence, plain) {
+      const out = new Uint8Array(plain.length + cipher.tagSize);
+      out.set(plain, 0);
+      cipher.sealInPlace(sequence, out, 0, plain.length);
+      return out;
+    },
+  };
+}
+
 /** The cipher in force before the first NEWKEYS: no encryption, no MAC. */
-export const NONE_CIPHER: PacketCipher = {
+export const NONE_CIPHER: PacketCipher = withSeal({
   name: 'none',
   blockSize: 8,
   headSize: LENGTH_SIZE,
   tagSize: 0,
   lengthExcluded: false,
   packetLength: (_sequence, head) => readU32(head, 0),
-  seal: (_sequence, plain) => plain,
+  sealInPlace: () => undefined,
   open: (_sequence, packet) => packet.subarray(LENGTH_SIZE),
-};
+});
 
 /** Cipher names we negotiate, in our order of preference. */
 export const CIPHER_NAMES = [
@@ -120,7 +139,7 @@ function aesCtrMac(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uin
   const decrypt = crypto.aesCtr(key, iv);
   const tagSize = macKeySize(mac.name);
   let firstBlock: Uint8Array = new Uint8Array(0);
-  return {
+  return withSeal({
     name,
     blockSize: 16,
     headSize: 16,
@@ -130,11 +149,12 @@ function aesCtrMac(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uin
       firstBlock = decrypt.update(head.subarray(0, 16));
       return readU32(firstBlock, 0);
     },
-    seal(sequence, plain) {
-      const out = new Uint8Array(plain.length + tagSize);
-      out.set(encrypt.update(plain), 0);
-      out.set(computeMac(crypto, mac, sequence, plain), plain.length);
-      return out;
+    sealInPlace(sequence, buffer, offset, plainLength) {
+      const plain = buffer.subarray(offset, offset + plainLength);
+      // Encrypt-and-MAC: the MAC covers the plaintext, so it is computed first.
+      const tag = computeMac(crypto, mac, sequence, plain);
+      buffer.set(encrypt.update(plain), offset);
+      buffer.set(tag, offset + plainLength);
     },
     open(sequence, packet) {
       const end = packet.length - tagSize;
@@ -144,7 +164,7 @@ function aesCtrMac(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uin
       if (!constantTimeEqual(computeMac(crypto, mac, sequence, plain), packet.subarray(end))) return null;
       return plain.subarray(LENGTH_SIZE);
     },
-  };
+  });
 }
 
 /**
@@ -155,26 +175,23 @@ function aesCtrEtm(crypto: SshCrypto, name: CipherName, key: Uint8Array, iv: Uin
   const encrypt = crypto.aesCtr(key, iv);
   const decrypt = crypto.aesCtr(key, iv);
   const tagSize = macKeySize(mac.name);
-  return {
+  return withSeal({
     name,
     blockSize: 16,
     headSize: LENGTH_SIZE,
     tagSize,
     lengthExcluded: true,
     packetLength: (_sequence, head) => readU32(head, 0),
-    seal(sequence, plain) {
-      const out = new Uint8Array(plain.length + tagSize);
-      out.set(plain.subarray(0, LENGTH_SIZE), 0);
-      out.set(encrypt.update(plain.subarray(LENGTH_SIZE)), LENGTH_SIZE);
-      out.set(computeMac(crypto, mac, sequence, out.subarray(0, plain.length)), plain.length);
-      return out;
+    sealInPlace(sequence, buffer, offset, plainLength) {
+      buffer.set(encrypt.update(buffer.subarray(offset + LENGTH_SIZE, offset + plainLength)), offset + LENGTH_SIZE);
+      buffer.set(computeMac(crypto, mac, sequence, buffer.subarray(offset, offset + plainLength)), offset + plainLength);
     },
     open(sequence, packet) {
       const end = packet.length - tagSize;
       if (!constantTimeEqual(computeMac(crypto, mac, sequence, packet.subarray(0, end)), packet.subarray(end))) return null;
       return decrypt.update(packet.subarray(LENGTH_SIZE, end));
     },
-  };
+  });
 }
 
 /**
@@ -193,7 +210,7 @@ function chachaPoly(crypto: SshCrypto, key: Uint8Array): PacketCipher {
     writeU32(state, 12, sequence >>> 0);
     return state;
   };
-  return {
+  return withSeal({
     name: 'chacha20-poly1305@openssh.com',
     blockSize: 8,
     headSize: LENGTH_SIZE,
@@ -202,13 +219,12 @@ function chachaPoly(crypto: SshCrypto, key: Uint8Array): PacketCipher {
     packetLength(sequence, head) {
       return readU32(crypto.chacha20(headerKey, setState(sequence, 0), head.subarray(0, LENGTH_SIZE)), 0);
     },
-    seal(sequence, plain) {
-      const out = new Uint8Array(plain.length + 16);
-      out.set(crypto.chacha20(headerKey, setState(sequence, 0), plain.subarray(0, LENGTH_SIZE)), 0);
-      out.set(crypto.chacha20(mainKey, setState(sequence, 1), plain.subarray(LENGTH_SIZE)), LENGTH_SIZE);
+    sealInPlace(sequence, buffer, offset, plainLength) {
+      const end = offset + plainLength;
+      buffer.set(crypto.chacha20(headerKey, setState(sequence, 0), buffer.subarray(offset, offset + LENGTH_SIZE)), offset);
+      buffer.set(crypto.chacha20(mainKey, setState(sequence, 1), buffer.subarray(offset + LENGTH_SIZE, end)), offset + LENGTH_SIZE);
       const polyKey = crypto.chacha20(mainKey, setState(sequence, 0), zeros);
-      out.set(crypto.poly1305(polyKey, out.subarray(0, plain.length)), plain.length);
-      return out;
+      buffer.set(crypto.poly1305(polyKey, buffer.subarray(offset, end)), end);
     },
     open(sequence, packet) {
       const bodyEnd = packet.length - 16;
@@ -217,7 +233,7 @@ function chachaPoly(crypto: SshCrypto, key: Uint8Array): PacketCipher {
       if (!constantTimeEqual(expected, packet.subarray(bodyEnd))) return null;
       return crypto.chacha20(mainKey, setState(sequence, 1), packet.subarray(LENGTH_SIZE, bodyEnd));
     },
-  };
+  });
 }
 
 /**
@@ -232,27 +248,24 @@ function aesGcm(crypto: SshCrypto, name: CipherName, key: Uint8Array, initialIv:
       if (iv[i] !== 0) break;
     }
   };
-  return {
+  return withSeal({
     name,
     blockSize: 16,
     headSize: LENGTH_SIZE,
     tagSize: 16,
     lengthExcluded: true,
     packetLength: (_sequence, head) => readU32(head, 0),
-    seal(_sequence, plain) {
-      const sealed = crypto.aesGcmSeal(key, iv, plain.subarray(0, LENGTH_SIZE), plain.subarray(LENGTH_SIZE));
+    sealInPlace(_sequence, buffer, offset, plainLength) {
+      const end = offset + plainLength;
+      crypto.aesGcmSealInPlace(key, iv, buffer.subarray(offset, offset + LENGTH_SIZE), buffer.subarray(offset + LENGTH_SIZE, end), buffer.subarray(end, end + 16));
       next();
-      const out = new Uint8Array(LENGTH_SIZE + sealed.length);
-      out.set(plain.subarray(0, LENGTH_SIZE), 0);
-      out.set(sealed, LENGTH_SIZE);
-      return out;
     },
     open(_sequence, packet) {
       const body = crypto.aesGcmOpen(key, iv, packet.subarray(0, LENGTH_SIZE), packet.subarray(LENGTH_SIZE));
       if (body !== null) next();
       return body;
     },
-  };
+  });
 }
 
 /**
@@ -260,14 +273,30 @@ function aesGcm(crypto: SshCrypto, name: CipherName, key: Uint8Array, initialIv:
  * random padding, padded to the cipher's alignment with at least {@link MIN_PADDING} bytes.
  */
 export function framePacket(cipher: PacketCipher, payload: Uint8Array, random: (count: number) => Uint8Array): Uint8Array {
-  const aligned = 1 + payload.length + (cipher.lengthExcluded ? 0 : LENGTH_SIZE);
-  let padding = cipher.blockSize - (aligned % cipher.blockSize);
-  if (padding < MIN_PADDING) padding += cipher.blockSize;
-  const packetLength = 1 + payload.length + padding;
-  const plain = new Uint8Array(LENGTH_SIZE + packetLength);
-  writeU32(plain, 0, packetLength);
-  plain[4] = padding;
-  plain.set(payload, 5);
-  plain.set(random(padding), 5 + payload.length);
+  const plain = new Uint8Array(framedLength(cipher, payload.length));
+  framePacketInto(cipher, payload, random, plain, 0);
   return plain;
+}
+
+/** The padding a payload of `payloadLength` bytes gets (RFC 4253 §6: to the alignment, at least 4). */
+function paddingLength(cipher: PacketCipher, payloadLength: number): number {
+  const aligned = 1 + payloadLength + (cipher.lengthExcluded ? 0 : LENGTH_SIZE);
+  const padding = cipher.blockSize - (aligned % cipher.blockSize);
+  return padding < MIN_PADDING ? padding + cipher.blockSize : padding;
+}
+
+/** The plaintext packet length {@link framePacket} gives a payload (tag not included). */
+export function framedLength(cipher: PacketCipher, payloadLength: number): number {
+  return LENGTH_SIZE + 1 + payloadLength + paddingLength(cipher, payloadLength);
+}
+
+/** {@link framePacket} into `into` at `offset`; returns the plaintext packet length. */
+export function framePacketInto(cipher: PacketCipher, payload: Uint8Array, random: (count: number) => Uint8Array, into: Uint8Array, offset: number): number {
+  const padding = paddingLength(cipher, payload.length);
+  const packetLength = 1 + payload.length + padding;
+  writeU32(into, offset, packetLength);
+  into[offset + 4] = padding;
+  into.set(payload, offset + 5);
+  into.set(random(padding), offset + 5 + payload.length);
+  return LENGTH_SIZE + packetLength;
 }

@@ -46,7 +46,8 @@ import {
   type PacketCipher,
   cipherKeySizes,
   createPacketCipher,
-  framePacket,
+  framePacketInto,
+  framedLength,
   macKeySize,
 } from './packet.js';
 import { SshReader, type SshWriter, encode } from './wire.js';
@@ -117,6 +118,9 @@ export interface TransportHandler {
   onClose(error: Error | null): void;
 }
 
+/** Random bytes drawn at once for packet padding: one provider call per ~100 packets, not one per packet. */
+const PADDING_POOL_SIZE = 4096;
+
 type KexPhase = 'idle' | 'awaiting-kexinit' | 'awaiting-ecdh' | 'awaiting-newkeys';
 
 interface QueuedMessage {
@@ -174,6 +178,8 @@ export class SshTransport {
   private rekeyTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
   private closed = false;
+  private paddingPool: Uint8Array = new Uint8Array(0);
+  private paddingUsed = 0;
   private readonly ready: Promise<void>;
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
@@ -216,7 +222,17 @@ export class SshTransport {
       }
       return new Promise((resolve, reject) => this.queue.push({ payload, resolve, reject }));
     }
-    return this.writePacket(payload);
+    return this.writePackets([payload]);
+  }
+
+  /**
+   * Sends messages as consecutive packets in one write to the flow (one system call on a
+   * socket, one promise); during a key exchange they wait in the queue like {@link send}'s.
+   */
+  sendBatch(payloads: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('SSH transport is closed'));
+    if (this.phase !== 'idle') return Promise.all(payloads.map((payload) => this.send(payload))).then(() => undefined);
+    return this.writePackets(payloads);
   }
 
   /** Sends DISCONNECT (RFC 4253 §11.1) and closes the flow. */
@@ -259,14 +275,38 @@ export class SshTransport {
   }
 
   private writePacket(payload: Uint8Array): Promise<void> {
-    const plain = framePacket(this.sendCipher, payload, (count) => this.deps.crypto.randomBytes(count));
-    const packet = this.sendCipher.seal(this.sendSequence, plain);
-    this.sendSequence = (this.sendSequence + 1) >>> 0;
-    const written = this.flow.write(packet);
-    // Counted after the write is queued: a rekey started here must follow this packet.
-    this.countBytes(packet.length);
+    return this.writePackets([payload]);
+  }
+
+  /** Frames and seals each payload straight into one buffer, then writes it at once. */
+  private writePackets(payloads: readonly Uint8Array[]): Promise<void> {
+    const cipher = this.sendCipher;
+    let total = 0;
+    for (const payload of payloads) total += framedLength(cipher, payload.length) + cipher.tagSize;
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const payload of payloads) {
+      const plainLength = framePacketInto(cipher, payload, this.padding, out, offset);
+      cipher.sealInPlace(this.sendSequence, out, offset, plainLength);
+      this.sendSequence = (this.sendSequence + 1) >>> 0;
+      offset += plainLength + cipher.tagSize;
+    }
+    const written = this.flow.write(out);
+    // Counted after the write is queued: a rekey started here must follow these packets.
+    this.countBytes(total);
     return written;
   }
+
+  /** Random padding bytes (RFC 4253 §6), from a pool refilled by the provider. */
+  private readonly padding = (count: number): Uint8Array => {
+    if (this.paddingUsed + count > this.paddingPool.length) {
+      this.paddingPool = this.deps.crypto.randomBytes(Math.max(PADDING_POOL_SIZE, count));
+      this.paddingUsed = 0;
+    }
+    const bytes = this.paddingPool.subarray(this.paddingUsed, this.paddingUsed + count);
+    this.paddingUsed += count;
+    return bytes;
+  };
 
   private countBytes(count: number): void {
     this.bytesSinceKex += count;
@@ -400,7 +440,9 @@ export class SshTransport {
     const payloadLength = body.length - 1 - padding;
     if (payloadLength < 1) throw new DecodeError('empty-payload', 'packet carries no message number');
     this.countBytes(total);
-    return body.slice(1, 1 + payloadLength);
+    // A decrypted body is a fresh array of ours: hand out a view. Before the first NEWKEYS it
+    // is a view into the received bytes, copied so a message never pins the read buffer.
+    return cipher === NONE_CIPHER ? body.slice(1, 1 + payloadLength) : body.subarray(1, 1 + payloadLength);
   }
 
   private dispatch(payload: Uint8Array): void {

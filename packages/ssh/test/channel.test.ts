@@ -5,7 +5,11 @@ import { MSG, type SshChannel, SshConnection, type SshTransport, encode } from '
 /** A connection over a transport that only records what is sent. */
 function connection(windowSize: number, maxChannels = 4): { conn: SshConnection; sent: Uint8Array[]; opened: SshChannel[] } {
   const sent: Uint8Array[] = [];
-  const transport = { send: async (payload: Uint8Array) => void sent.push(payload), lastReceivedSequence: () => 7 } as unknown as SshTransport;
+  const transport = {
+    send: async (payload: Uint8Array) => void sent.push(payload),
+    sendBatch: async (payloads: Uint8Array[]) => void sent.push(...payloads),
+    lastReceivedSequence: () => 7,
+  } as unknown as SshTransport;
   const conn = new SshConnection(transport, { windowSize, maxPacketSize: 1000, maxChannels });
   const opened: SshChannel[] = [];
   conn.onOpen = () => (channel) => opened.push(channel);
@@ -51,6 +55,20 @@ describe('channels (RFC 4254 §5)', () => {
     conn.handle(encode((w) => w.u8(MSG.CHANNEL_WINDOW_ADJUST).u32(0).u32(1000)));
     await writing;
     expect(sizes()).toEqual([20, 20, 10, 20]);
+  });
+
+  it('seals at most writeBatchSize bytes of data into one transport write', async () => {
+    const batches: number[][] = [];
+    const transport = {
+      send: async () => undefined,
+      sendBatch: async (payloads: Uint8Array[]) => void batches.push(payloads.map((m) => m.length - 9)),
+    } as unknown as SshTransport;
+    const conn = new SshConnection(transport, { windowSize: 1000, maxPacketSize: 1000, writeBatchSize: 40 });
+    const opened: SshChannel[] = [];
+    conn.onOpen = () => (channel) => opened.push(channel);
+    conn.handle(encode((w) => w.u8(MSG.CHANNEL_OPEN).string('session').u32(9).u32(1000).u32(20)));
+    await opened[0].write(new Uint8Array(110));
+    expect(batches).toEqual([[20, 20], [20, 20], [20, 10]]);
   });
 
   it('refuses channels beyond maxChannels with RESOURCE_SHORTAGE', () => {

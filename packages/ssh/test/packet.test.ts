@@ -6,7 +6,18 @@ import {
   CIPHER_NAMES,
   type CipherName,
   MAC_NAMES,
-  type MacName, NONE_CIPHER, cipherKeySizes, createPacketCipher, emitKexInit, framePacket, isAeadCipher, macKeySize, parseKexInit } from '../src/index.js';
+  type MacName,
+  NONE_CIPHER,
+  cipherKeySizes,
+  createPacketCipher,
+  emitKexInit,
+  framePacket,
+  framePacketInto,
+  framedLength,
+  isAeadCipher,
+  macKeySize,
+  parseKexInit,
+} from '../src/index.js';
 
 const crypto = createNodeSshCrypto();
 
@@ -62,6 +73,34 @@ describe('binary packet protocol (RFC 4253 §6)', () => {
           expect(toHex(body?.subarray(1, 1 + payload.length) ?? new Uint8Array(0))).toBe(toHex(payload));
         }),
         { numRuns: 40 },
+      );
+    });
+  }
+
+  for (const { name, mac } of modes) {
+    it(`seals packets back to back in one buffer exactly as one at a time over ${name}${mac ? ` + ${mac}` : ''}`, () => {
+      fc.assert(
+        fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 5 }), fc.nat(0xffff_fff0), (payloads, first) => {
+          const sizes = cipherKeySizes(name);
+          const key = crypto.randomBytes(sizes.key);
+          const iv = crypto.randomBytes(sizes.iv);
+          const macKey = mac === undefined ? undefined : { name: mac, key: crypto.randomBytes(macKeySize(mac)) };
+          const together = createPacketCipher(crypto, name, key, iv, macKey);
+          const alone = createPacketCipher(crypto, name, key, iv, macKey);
+          const zeros = (n: number): Uint8Array => new Uint8Array(n);
+          const buffer = new Uint8Array(payloads.reduce((sum, p) => sum + framedLength(together, p.length) + together.tagSize, 0));
+          let offset = 0;
+          const expected: string[] = [];
+          payloads.forEach((payload, i) => {
+            const plainLength = framePacketInto(together, payload, zeros, buffer, offset);
+            expect(plainLength).toBe(framedLength(together, payload.length));
+            together.sealInPlace(first + i, buffer, offset, plainLength);
+            offset += plainLength + together.tagSize;
+            expected.push(toHex(alone.seal(first + i, framePacket(alone, payload, zeros))));
+          });
+          expect(toHex(buffer)).toBe(expected.join(''));
+        }),
+        { numRuns: 20 },
       );
     });
   }

@@ -76,11 +76,11 @@ describe('remote forwarding from the client (RFC 4254 §7.1)', () => {
       void (async () => {
         for (let chunk = await channel.read(); chunk !== null; chunk = await channel.read()) received.push(utf8Decode(chunk));
         await channel.close();
-      })();
+      })().catch(() => undefined);
     });
     expect(forward.port).toBe(4711);
     expect(asked).toEqual(['tcpip-forward 127.0.0.1 0']);
-    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    for (let i = 0; i < 500 && received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 1));
     expect(received).toEqual(['ping']);
     expect(origins).toEqual(['127.0.0.1:4711 192.0.2.7:5555']);
     await client.close();
