@@ -18,6 +18,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 const packages = readdirSync(packagesDir).filter((name) => existsSync(join(packagesDir, name, 'package.json')));
+const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { repository: { url: string } };
+const license = readFileSync(join(root, 'LICENSE'), 'utf8');
 
 describe('package rules', () => {
   for (const name of packages) {
@@ -27,6 +29,14 @@ describe('package rules', () => {
       exports?: Record<string, unknown>;
       files?: string[];
       engines?: Record<string, string>;
+      version: string;
+      license?: string;
+      description?: string;
+      keywords?: string[];
+      homepage?: string;
+      bugs?: { url?: string };
+      repository?: { type?: string; url?: string; directory?: string };
+      publishConfig?: { access?: string; provenance?: boolean };
     };
 
     it(`${name}: is publishable (exports import/require/types, files, engines, README)`, () => {
@@ -37,6 +47,23 @@ describe('package rules', () => {
       expect(manifest.files).toContain('dist');
       expect(manifest.engines?.node).toBeDefined();
       expect(existsSync(join(packagesDir, name, 'README.md'))).toBe(true);
+    });
+
+    it(`${name}: carries release metadata (license, changelog, repository, provenance-ready publishConfig)`, () => {
+      expect(manifest.license).toBe('MIT');
+      expect(readFileSync(join(packagesDir, name, 'LICENSE'), 'utf8')).toBe(license);
+      expect(manifest.files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'LICENSE']));
+      const changelog = readFileSync(join(packagesDir, name, 'CHANGELOG.md'), 'utf8');
+      expect(changelog.startsWith(`# ${manifest.name}\n`)).toBe(true);
+      // The current version has its section: tools/changeset.mjs writes it when it bumps.
+      expect(changelog).toContain(`\n## ${manifest.version}\n`);
+      // npm provenance checks the repository against the building repository.
+      expect(manifest.repository).toEqual({ type: 'git', url: rootManifest.repository.url, directory: `packages/${name}` });
+      expect(manifest.homepage).toMatch(/^https:\/\//);
+      expect(manifest.bugs?.url).toMatch(/^https:\/\//);
+      expect(manifest.publishConfig).toEqual({ access: 'public', provenance: true });
+      expect(manifest.description?.length ?? 0).toBeGreaterThan(20);
+      expect(manifest.keywords).toContain('morgana');
     });
 
     if (nodePackages.has(name)) continue;
