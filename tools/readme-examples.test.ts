@@ -3,17 +3,13 @@
 // copied into a gitignored folder inside the repository, so that vitest resolves @morgana/* to
 // the packages' sources, and imported. An example that throws (its own node:assert checks
 // included), hangs for longer than the limit, or leaves a timer or socket open fails here.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_TIMEOUT_MS, examplesDir, firstTsBlock, runExample } from './docs/run-example.js';
 
 const root = join(import.meta.dirname, '..');
 const packagesDir = join(root, 'packages');
-/** Inside the repository (so aliases apply) and in .gitignore. */
-const scratch = join(root, 'tools', '.readme-examples');
-/** A README example must finish well within this; the format asks for about 3 s. */
-const exampleTimeout = 10_000;
 
 export interface ReadmeHead {
   title: string;
@@ -47,30 +43,10 @@ export function parseReadmeHead(text: string): ReadmeHead | string {
   return { title: title.slice(2).trim(), description: prose.join('\n').trim(), install: installLines.join('\n'), example: match[1] };
 }
 
-/** The first ```ts block, whatever comes before it (the format test checks the order). */
-export function firstTsBlock(text: string): string | undefined {
-  return /^```ts\s*\n([\s\S]*?)^```\s*$/m.exec(text.replace(/\r\n/g, '\n'))?.[1];
-}
-
 /** True when `install` holds an `npm install` command that names `@morgana/<name>`. */
 export function installsPackage(install: string, name: string): boolean {
   const escaped = name.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&');
   return install.split('\n').some((line) => new RegExp(`^\\s*npm (install|i)\\b.*\\s@morgana/${escaped}(\\s|$|@)`).test(line));
-}
-
-/** Counts of the handle kinds an example must not leave behind. */
-function openHandles(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const kind of process.getActiveResourcesInfo()) {
-    if (/Timeout|Immediate|TCP|UDP|Pipe|FSEvent|Signal/.test(kind)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  }
-  return counts;
-}
-
-function leftOpen(before: Map<string, number>, after: Map<string, number>): string[] {
-  const leaks: string[] = [];
-  for (const [kind, count] of after) if (count > (before.get(kind) ?? 0)) leaks.push(`${count - (before.get(kind) ?? 0)} ${kind}`);
-  return leaks;
 }
 
 const readmes = readdirSync(packagesDir)
@@ -111,38 +87,13 @@ describe('README format', () => {
 });
 
 describe('README examples run', () => {
-  mkdirSync(scratch, { recursive: true });
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  afterAll(() => rmSync(examplesDir('readmes'), { recursive: true, force: true }));
 
   for (const name of readmes) {
     it(`packages/${name}/README.md: the first ts block runs, checks itself and closes what it opens`, async () => {
       const example = firstTsBlock(readFileSync(join(packagesDir, name, 'README.md'), 'utf8'));
       if (example === undefined) expect.fail(`packages/${name}/README.md has no \`\`\`ts block`);
-      const file = join(scratch, `${name}.ts`);
-      writeFileSync(file, example);
-      const output: string[] = [];
-      const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void output.push(args.map(String).join(' ')));
-      const before = openHandles();
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const hung = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`packages/${name}/README.md example did not finish in ${exampleTimeout} ms`)), exampleTimeout);
-        });
-        await Promise.race([import(pathToFileURL(file).href), hung]).catch((error: unknown) => {
-          const message = error instanceof Error ? error.message : String(error);
-          throw new Error(`packages/${name}/README.md example failed: ${message}\noutput:\n${output.join('\n')}`, { cause: error });
-        });
-      } finally {
-        clearTimeout(timer);
-        log.mockRestore();
-      }
-      // Sockets close asynchronously: give them a few turns of the event loop.
-      let leaks = leftOpen(before, openHandles());
-      for (let turn = 0; turn < 20 && leaks.length > 0; turn++) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        leaks = leftOpen(before, openHandles());
-      }
-      expect(leaks, `packages/${name}/README.md example left open`).toEqual([]);
-    }, exampleTimeout + 5_000);
+      await runExample('readmes', name, example, `packages/${name}/README.md`);
+    }, EXAMPLE_TIMEOUT_MS + 5_000);
   }
 });

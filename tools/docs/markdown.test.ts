@@ -52,6 +52,10 @@ describe('renderMarkdown', () => {
     expect(html).toBe('<pre><code class="language-ts">const a = b &lt; c &amp;&amp; &quot;d&quot;;\n\n# not a heading</code></pre>\n<p>after</p>');
   });
 
+  it('takes the first word of a fence\'s info string as the language', () => {
+    expect(renderMarkdown('```ts test\nx\n```').html).toBe('<pre><code class="language-ts">x</code></pre>');
+  });
+
   it('renders an unterminated fence to the end of the document', () => {
     expect(renderMarkdown('```\nx').html).toBe('<pre><code>x</code></pre>');
   });

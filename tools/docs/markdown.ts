@@ -179,7 +179,8 @@ interface ListItem {
   lines: string[];
 }
 
-const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*$/;
+/** A fence and its info string; the first word is the language (```ts test: TypeScript). */
+const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)(?:\s+[^`]*)?\s*$/;
 const HEADING = /^(#{1,6})\s+(.*?)\s*#*\s*$/;
 const BULLET = /^(\s*)([-*+])\s+(.*)$/;
 const ORDERED = /^(\s*)(\d{1,9})[.)]\s+(.*)$/;
