@@ -4,6 +4,7 @@
  * model is a finding, a broken harness an `error`).
  */
 import type { TcpState } from '@morgana/core';
+import { segmentLength as sequenceLength } from '@morgana/tcp';
 import type { TcpRepr } from '@morgana/tcp';
 import { Difference, PROMPT_MS, QUIET_MS, Skip, describeMatch, describeSegment, flagsOf, mismatch, pattern } from './case.js';
 import type { CaseContext, ConformanceCase, OpenOptions, Peer, SegmentMatch, SegmentSpec } from './case.js';
@@ -11,6 +12,7 @@ import type { ReadResult } from './control.js';
 import type { CaseResult, ConformanceReport } from './report.js';
 import { summarize } from './report.js';
 import type { ConformanceTarget } from './target.js';
+import type { Timeline } from './timeline.js';
 import { Tester } from './tester.js';
 import type { ObservedSegment } from './tester.js';
 
@@ -74,10 +76,11 @@ async function runCase(
     return done({ outcome: 'skip', reason: `waits up to ${wait} ms for a timer, over this target's ${target.caseBudgetMs} ms budget per case` });
   }
   tester.clear();
-  const context = createCaseContext(target, tester, targetPort, testerPort, notes);
+  const lifetime = { abandoned: false };
+  const context = contextFor(target, tester, targetPort, testerPort, notes, lifetime);
   let result: CaseResult;
   try {
-    await withTimeout(conformanceCase.run(context), target, timeoutMs + wait);
+    await withTimeout(conformanceCase.run(context), target, timeoutMs + wait, lifetime);
     result = done({ outcome: 'pass' });
   } catch (error) {
     if (error instanceof Difference) result = done({ outcome: 'differs', expected: error.expected, actual: error.actual });
@@ -96,9 +99,12 @@ async function runCase(
  * Fails when `work` has not finished `ms` after it started on the target's clock. A timer, not
  * a wait: the case drives time itself, and a second driver would race it through the timers.
  */
-function withTimeout(work: Promise<void>, target: ConformanceTarget, ms: number): Promise<void> {
+function withTimeout(work: Promise<void>, target: ConformanceTarget, ms: number, lifetime: Lifetime): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = target.timeline.clock.setTimer(ms, () => reject(new Error(`the case did not finish within ${ms} ms`)));
+    const timer = target.timeline.clock.setTimer(ms, () => {
+      lifetime.abandoned = true;
+      reject(new Error(`the case did not finish within ${ms} ms`));
+    });
     work.then(
       () => {
         timer.cancel();
@@ -116,11 +122,36 @@ const DEFAULT_WINDOW = 65_535;
 const DEFAULT_IRS = 1_000_000;
 const TS_START = 1000;
 
+/** Set once a case timed out: its waits then end at once, so it stops moving a shared virtual clock. */
+interface Lifetime {
+  abandoned: boolean;
+}
+
+/** A timeline whose waits end at once (and fail) after the case was abandoned. */
+function caseTimeline(base: Timeline, lifetime: Lifetime): Timeline {
+  const waitUntil = async (done: () => boolean, ms: number): Promise<boolean> => {
+    if (lifetime.abandoned) throw new Error('the case was abandoned after its timeout');
+    const held = await base.waitUntil(() => lifetime.abandoned || done(), ms);
+    if (lifetime.abandoned) throw new Error('the case was abandoned after its timeout');
+    return held;
+  };
+  return { clock: base.clock, virtual: base.virtual, waitUntil, sleep: async (ms) => void (await waitUntil(() => false, ms)) };
+}
+
 /**
  * The context a case runs in, for scripts of your own outside {@link runConformance}: the
  * tester must be resolved, and `notes` collects the case's observations.
  */
 export function createCaseContext(target: ConformanceTarget, tester: Tester, targetPort: number, testerPort: number, notes: string[] = []): CaseContext {
+  return contextFor(target, tester, targetPort, testerPort, notes, { abandoned: false });
+}
+
+function contextFor(target: ConformanceTarget, tester: Tester, targetPort: number, testerPort: number, notes: string[], lifetime: Lifetime): CaseContext {
+  const timeline = caseTimeline(target.timeline, lifetime);
+  const nextOnPorts = async (ms: number): Promise<ObservedSegment | undefined> => {
+    await timeline.waitUntil(() => tester.has(onPorts), ms);
+    return tester.take(onPorts);
+  };
   const onPorts = (segment: ObservedSegment): boolean => segment.sourcePort === targetPort && segment.destinationPort === testerPort;
   const control = target.control;
 
@@ -147,7 +178,7 @@ export function createCaseContext(target: ConformanceTarget, tester: Tester, tar
   /** Tracks what the tester has seen of the target's sequence space. */
   const observe = (peer: Peer | undefined, segment: ObservedSegment): void => {
     if (peer === undefined) return;
-    const length = segment.payload.length + (segment.flags & 0x02 ? 1 : 0) + (segment.flags & 0x01 ? 1 : 0);
+    const length = sequenceLength(segment.flags, segment.payload.length);
     const end = (segment.seq + length) >>> 0;
     // Only in-order progress moves RCV.NXT: the tester holds no reassembly queue.
     if (length > 0 && ((segment.seq - peer.rcvNxt) | 0) <= 0 && ((end - peer.rcvNxt) | 0) > 0) peer.rcvNxt = end;
@@ -157,7 +188,7 @@ export function createCaseContext(target: ConformanceTarget, tester: Tester, tar
   const context: CaseContext = {
     tester,
     control,
-    timeline: target.timeline,
+    timeline,
     testerAddress: target.testerAddress,
     targetAddress: target.targetAddress,
     testerPort,
@@ -192,7 +223,7 @@ export function createCaseContext(target: ConformanceTarget, tester: Tester, tar
       const repr = buildRepr(spec, seq, spec.ack ?? peer.rcvNxt, tsVal, peer.timestamps ? peer.tsRecent : undefined, peer.window);
       tester.send({ repr, rawOptions: spec.rawOptions, badChecksum: spec.badChecksum });
       if (inSequence) {
-        const length = repr.payload.length + (repr.flags & 0x02 ? 1 : 0) + (repr.flags & 0x01 ? 1 : 0);
+        const length = sequenceLength(repr.flags, repr.payload.length);
         peer.sndNxt = (peer.sndNxt + length) >>> 0;
       }
     },
@@ -200,7 +231,7 @@ export function createCaseContext(target: ConformanceTarget, tester: Tester, tar
       tester.send({ repr: buildRepr(spec, spec.seq, spec.ack ?? 0, undefined, undefined, DEFAULT_WINDOW), rawOptions: spec.rawOptions, badChecksum: spec.badChecksum });
     },
     async expect(peer, match, what, withinMs = PROMPT_MS) {
-      const segment = await tester.next(onPorts, withinMs);
+      const segment = await nextOnPorts(withinMs);
       if (segment === undefined) throw new Difference(`${what} (${describeMatch(match)}) within ${withinMs} ms`, 'nothing');
       const problem = mismatch(segment, match);
       if (problem !== undefined) throw new Difference(`${what} (${describeMatch(match)})`, `${describeSegment(segment)}: ${problem}`);
@@ -209,15 +240,15 @@ export function createCaseContext(target: ConformanceTarget, tester: Tester, tar
     },
     async collect(peer, quietMs) {
       const segments: ObservedSegment[] = [];
-      for (let segment = await tester.next(onPorts, quietMs); segment !== undefined; segment = await tester.next(onPorts, quietMs)) {
+      for (let segment = await nextOnPorts(quietMs); segment !== undefined; segment = await nextOnPorts(quietMs)) {
         observe(peer, segment);
         segments.push(segment);
       }
       return segments;
     },
-    next: (withinMs) => tester.next(onPorts, withinMs),
+    next: nextOnPorts,
     async expectNothing(what, ms = QUIET_MS) {
-      const segment = await tester.next(onPorts, ms);
+      const segment = await nextOnPorts(ms);
       if (segment !== undefined) throw new Difference(`${what}: no segment for ${ms} ms`, describeSegment(segment));
     },
     async expectState(expected: TcpState, what) {

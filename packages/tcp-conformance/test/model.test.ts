@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpState } from '@morgana/core';
 import { Tester, createCaseContext, createMorganaTarget, modelState, pattern } from '../src/index.js';
 import type { CaseContext, MorganaTarget, Peer } from '../src/index.js';
+import { TcpFlag } from '@morgana/tcp';
 import type { TcpEvent } from '@morgana/tcp';
 
 /** Short MSL so TIME-WAIT ends within a run. */
@@ -54,7 +55,7 @@ function step(model: Model, real: Real, ...events: TcpEvent[]): void {
 /** Drains what the target sent, noting its FIN, and compares states. */
 async function settle(model: Model, real: Real): Promise<void> {
   const segments = await real.t.collect(real.peer, QUIET);
-  for (const segment of segments) if ((segment.flags & 0x01) !== 0) real.finSeq = (segment.seq + segment.payload.length) >>> 0;
+  for (const segment of segments) if ((segment.flags & TcpFlag.fin) !== 0) real.finSeq = (segment.seq + segment.payload.length) >>> 0;
   const state = await real.t.control.state(real.t.targetPort, real.t.testerPort);
   expect(state, model.trace.join('\n')).toBe(model.state);
 }
@@ -198,7 +199,15 @@ describe('morgana against the RFC 9293 model (fc.commands through the kit)', () 
           await real.target.close();
         }
       }),
-      { numRuns: 100 },
+      {
+        numRuns: 100,
+        // Walks every closing path at least once, whatever the random runs draw.
+        examples: [
+          [1, false, [userClose, peerFin(true), peerAck, wait(2 * MSL + 10)]],
+          [2, true, [peerData(100), peerFin(false), userSend(10), userClose, peerAck]],
+          [3, false, [userClose, peerAck, peerData(5), peerFin(false), wait(1)]],
+        ],
+      },
     );
     // The exploration is only worth something if it walks the whole closing half of the diagram.
     expect([...reached].sort()).toEqual(['CLOSE-WAIT', 'CLOSED', 'CLOSING', 'ESTABLISHED', 'FIN-WAIT-1', 'FIN-WAIT-2', 'LAST-ACK', 'TIME-WAIT']);

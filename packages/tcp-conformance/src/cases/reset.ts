@@ -1,5 +1,6 @@
 /** Reset validation and blind-attack defences: RFC 9293 §3.10.7.4 with RFC 5961. */
-import { PROMPT_MS } from '../case.js';
+import { TcpFlag } from '@morgana/tcp';
+import { PROMPT_MS, flagsText } from '../case.js';
 import type { ConformanceCase } from '../case.js';
 import { classifyReset, modelState } from '../model.js';
 
@@ -68,8 +69,8 @@ export const resetCases: readonly ConformanceCase[] = [
       if (peer.id === undefined) throw new Error('no connection');
       await t.control.abort(peer.id);
       const rst = await t.expect(peer, { seq: peer.iss + 1 }, 'a RST');
-      if ((rst.flags & 0x04) === 0) t.differ('a RST', `flags ${rst.flags.toString(16)}`);
-      if ((rst.flags & 0x10) !== 0) t.note('the RST carries an ACK as well (allowed: the RFC shows <CTL=RST> only)');
+      if ((rst.flags & TcpFlag.rst) === 0) t.differ('a RST', `flags ${flagsText(rst.flags)}`);
+      if ((rst.flags & TcpFlag.ack) !== 0) t.note('the RST carries an ACK as well (allowed: the RFC shows <CTL=RST> only)');
       await t.expectState(modelState('ESTABLISHED', 'abort'), 'ABORT');
     },
   },
