@@ -16,3 +16,4 @@ export * from './datapath.js';
 export * from './group-table.js';
 export * from './meter-table.js';
 export * from './packet-edit.js';
+export * from './table-features.js';

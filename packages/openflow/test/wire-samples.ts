@@ -1,7 +1,7 @@
 import {
   OFPCR_ROLE_MASTER, OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, OFPFC_ADD, OFPGC_ADD, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT,
   OFPG_ANY, OFPMC_ADD, OFPMF_KBPS, OFPMF_STATS, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPVID_PRESENT, OFP_NO_BUFFER,
-  type Action, type MultipartReplyBody, type MultipartRequestBody, type OfpMessage, type PortDesc, emitMessage,
+  OFPMP_TABLE_FEATURES, type TableFeatures, emitTableFeatures, type Action, type MultipartReplyBody, type MultipartRequestBody, type OfpMessage, type PortDesc, emitMessage,
 } from '@morgana/openflow';
 
 /** A broadcast ARP request: what a packet-in or packet-out carries. */
@@ -52,6 +52,30 @@ function flowMods13(x: { version: 1 | 4; xid: number }): Record<string, OfpMessa
   };
 }
 
+/** OXM headers (class 0x8000, field, length) of IN_PORT, ETH_DST and ETH_SRC. */
+const OXM_IDS = [0x80000004, 0x80000606, 0x80000806];
+
+/** One table as a switch describes it in a table-features reply (1.3.x §7.3.5.5). */
+export const TABLE_FEATURES_SAMPLE: readonly TableFeatures[] = [{
+  tableId: 0, name: 'classifier', metadataMatch: 0xffff_ffff_ffff_ffffn, metadataWrite: 0xffff_ffff_ffff_ffffn, config: 3, maxEntries: 4096,
+  properties: [
+    { type: 'instructions', instructionIds: [1, 2, 3, 4, 5, 6].map((type) => ({ type })) },
+    { type: 'instructions-miss', instructionIds: [{ type: 4 }] },
+    { type: 'next-tables', tableIds: [1, 2] },
+    { type: 'next-tables-miss', tableIds: [] },
+    { type: 'write-actions', actionIds: [{ type: 0 }, { type: 22 }] },
+    { type: 'write-actions-miss', actionIds: [{ type: 0 }] },
+    { type: 'apply-actions', actionIds: [{ type: 0 }, { type: 17 }, { type: 18 }, { type: 25 }] },
+    { type: 'apply-actions-miss', actionIds: [{ type: 0 }] },
+    { type: 'match', oxmIds: OXM_IDS },
+    { type: 'wildcards', oxmIds: OXM_IDS },
+    { type: 'write-setfield', oxmIds: OXM_IDS.slice(1) },
+    { type: 'write-setfield-miss', oxmIds: [] },
+    { type: 'apply-setfield', oxmIds: OXM_IDS.slice(1) },
+    { type: 'apply-setfield-miss', oxmIds: [] },
+  ],
+}];
+
 function requests(version: 1 | 4): Record<string, MultipartRequestBody> {
   const common: Record<string, MultipartRequestBody> = {
     desc: { kind: 'desc' },
@@ -71,6 +95,7 @@ function requests(version: 1 | 4): Record<string, MultipartRequestBody> {
     'meter-config': { kind: 'meter-config', meterId: 0xffffffff },
     'meter-features': { kind: 'meter-features' },
     'port-desc': { kind: 'port-desc' },
+    'table-features': { kind: 'other', statsType: OFPMP_TABLE_FEATURES, data: new Uint8Array(0) },
   };
 }
 
@@ -104,6 +129,7 @@ function replies(version: 1 | 4): Record<string, MultipartReplyBody> {
     'meter-config': { kind: 'meter-config', meters: [{ flags: OFPMF_KBPS | OFPMF_STATS, meterId: 1, bands: [{ type: 'drop', rate: 1000, burstSize: 100 }] }] },
     'meter-features': { kind: 'meter-features', maxMeter: 64, bandTypes: 0x6, capabilities: 0xf, maxBands: 2, maxColor: 0 },
     'port-desc': { kind: 'port-desc', ports: [PORT] },
+    'table-features': { kind: 'other', statsType: OFPMP_TABLE_FEATURES, data: emitTableFeatures(TABLE_FEATURES_SAMPLE) },
   };
 }
 

@@ -2,7 +2,7 @@
 // 1.3 message morgana emits: each under its own name, with no decode error and no bytes left
 // over. Needs root (the interop gate) and Debian's openvswitch-common.
 import { expect, it } from 'vitest';
-import { type OfpMessage, emitMessage } from '@morgana/openflow';
+import { OFPMP_TABLE_FEATURES, type OfpMessage, emitMessage } from '@morgana/openflow';
 import { describeInterop } from '../../../tools/interop.js';
 import { collect, peerVersion } from '../../../tools/netns-helper.js';
 import { sampleMessages } from './wire-samples.js';
@@ -18,7 +18,8 @@ const REFUSED_BY_PEER: ReadonlySet<string> = new Set(['experimenter', 'error/exp
 /** The name ofp-print starts with, e.g. OFPT_GROUP_MOD or "OFPST_PORT request". */
 function ofpPrintName(message: OfpMessage): string {
   if (message.type === 'multipart-request' || message.type === 'multipart-reply') {
-    const kind = message.body.kind === 'port-stats' ? 'port' : message.body.kind;
+    const body = message.body;
+    const kind = body.kind === 'port-stats' ? 'port' : body.kind === 'other' && body.statsType === OFPMP_TABLE_FEATURES ? 'table-features' : body.kind;
     return `OFPST_${kind.toUpperCase().replaceAll('-', '_')} ${message.type === 'multipart-request' ? 'request' : 'reply'}`;
   }
   return `OFPT_${message.type.toUpperCase().replaceAll('-', '_')}`;
