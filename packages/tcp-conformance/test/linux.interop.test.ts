@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createSystemClock, parseIpv4 } from '@morgana/core';
@@ -34,7 +34,7 @@ function missing(): string | undefined {
 }
 
 describeInterop(
-  'the TCP conformance catalogue against the Linux kernel over TAP',
+  `the TCP conformance catalogue against the Linux kernel over TAP (Linux ${release()})`,
   [],
   () => {
     let ns: TestNetns;
