@@ -1,7 +1,8 @@
 // The controller's per-message cost without the network: a learning switch behind the real
 // controller over an in-memory TcpFlow that hands it reads of 500 back-to-back PACKET_INs (64-byte
 // frames, buffered, each from a new source MAC to a destination learned on another port, as
-// cbench sends them) and takes its writes. Each read is answered with 500 FLOW_MODs in one write.
+// cbench sends them) and takes its writes. Each read is answered with 500 FLOW_MODs in one write;
+// the last cases read one PACKET_IN at a time, as in cbench's latency mode.
 // "fast path": the learning switch as shipped (PACKET_INs read in place, answers from templates);
 // "general path": the same with an onMessage listener attached, which makes the controller parse
 // every PACKET_IN into a repr first. Run: node tools/bench.mjs openflow/bench/controller
@@ -96,13 +97,14 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** A connected switch of `version` behind a learning switch; `general` adds an onMessage listener. */
-async function setUp(version: 1 | 4, general: boolean): Promise<{ run(deferred: { resolve(): void }): void }> {
+async function setUp(version: 1 | 4, general: boolean, batch: number): Promise<{ run(deferred: { resolve(): void }): void }> {
   const tcp = new MemoryTcp();
   const clock = createSystemClock();
   const app = createLearningSwitch({ clock, maxMacs: 1_000_000 });
   let ready: (connection: SwitchConnection) => void = () => undefined;
   const up = new Promise<SwitchConnection>((resolve) => { ready = resolve; });
-  createController({ tcp, clock, port: 6653, onSwitch: (connection) => { app.attach(connection); ready(connection); } });
+  // Cases are set up together and wait their turn in silence: no keepalive may drop them meanwhile.
+  createController({ tcp, clock, port: 6653, echoIntervalMs: 3_600_000, echoTimeoutMs: 3_600_000, onSwitch: (connection) => { app.attach(connection); ready(connection); } });
   const flow = new MemoryFlow();
   tcp.accept(flow);
   const send = (message: OfpMessage): void => flow.push(emitMessage(message));
@@ -114,9 +116,9 @@ async function setUp(version: 1 | 4, general: boolean): Promise<{ run(deferred: 
   send({ version, xid: 3, type: 'packet-in', bufferId: 0xffffffff, totalLen: 64, reason: 0, tableId: 0, cookie: 0n, match: { inPort: 2 }, data: frame(0xffff_ffff_ffff, destination) });
   // Batches of PACKET_INs cycling through MACS sources, built up front.
   const batches: Uint8Array[] = [];
-  for (let first = 0; first < MACS; first += BATCH) {
+  for (let first = 0; first < MACS; first += batch) {
     const parts: Uint8Array[] = [];
-    for (let index = first; index < first + BATCH; index += 1) {
+    for (let index = first; index < first + batch; index += 1) {
       parts.push(emitMessage({ version, xid: index, type: 'packet-in', bufferId: 1 + (index % 256), totalLen: 64, reason: 0, tableId: 0, cookie: 0n, match: { inPort: 1 }, data: frame(destination, 0x0000_0100_0000 + index) }));
     }
     batches.push(concat(parts));
@@ -124,12 +126,12 @@ async function setUp(version: 1 | 4, general: boolean): Promise<{ run(deferred: 
   await new Promise((resolve) => setTimeout(resolve, 10));
   let next = 0;
   let done: { resolve(): void } | undefined;
-  const answer = BATCH * (version === 1 ? 80 : 104);
+  const answer = batch * (version === 1 ? 80 : 104);
   flow.onWrite = (bytes) => {
     // Between runs the keepalive may send an echo request: only answers to a batch are checked.
     if (done === undefined) return;
     // Each read is answered in full, by FLOW_MODs only (80 bytes in 1.0, 104 in 1.3).
-    if (bytes.length !== answer || bytes[1] !== 14) throw new Error(`expected ${BATCH} FLOW_MODs in one write, got ${bytes.length} bytes`);
+    if (bytes.length !== answer || bytes[1] !== 14) throw new Error(`expected ${batch} FLOW_MODs in one write, got ${bytes.length} bytes`);
     const deferred = done;
     done = undefined;
     deferred?.resolve();
@@ -150,20 +152,26 @@ async function setUp(version: 1 | 4, general: boolean): Promise<{ run(deferred: 
   };
 }
 
-const cases: [string, 1 | 4, boolean][] = [
-  ['fast path, OpenFlow 1.0', 1, false],
-  ['fast path, OpenFlow 1.3', 4, false],
-  ['general path, OpenFlow 1.0', 1, true],
-  ['general path, OpenFlow 1.3', 4, true],
+const cases: [string, 1 | 4, boolean, number][] = [
+  ['fast path, OpenFlow 1.0', 1, false, BATCH],
+  ['fast path, OpenFlow 1.3', 4, false, BATCH],
+  ['general path, OpenFlow 1.0', 1, true, BATCH],
+  ['general path, OpenFlow 1.3', 4, true, BATCH],
+  // Latency-mode shape: each read carries one PACKET_IN and gets its own write.
+  ['fast path, OpenFlow 1.0', 1, false, 1],
+  ['fast path, OpenFlow 1.3', 4, false, 1],
 ];
 const suite = new Benchmark.Suite('openflow controller');
-for (const [name, version, general] of cases) {
-  const bench = await setUp(version, general);
-  suite.add(`${name}: read of ${BATCH} PACKET_INs answered`, { defer: true, fn: (deferred: { resolve(): void }) => bench.run(deferred) });
+const batches = new Map<string, number>();
+for (const [name, version, general, batch] of cases) {
+  const bench = await setUp(version, general, batch);
+  const title = `${name}: read of ${batch} PACKET_IN${batch === 1 ? '' : 's'} answered`;
+  batches.set(title, batch);
+  suite.add(title, { defer: true, fn: (deferred: { resolve(): void }) => bench.run(deferred) });
 }
 suite
   .on('cycle', (event: Benchmark.Event) => {
-    const bench = event.target as Benchmark.Target & { hz: number };
-    console.log(`${String(event.target)} (${Math.round(bench.hz * BATCH).toLocaleString()} PACKET_INs answered/s)`);
+    const bench = event.target as Benchmark.Target & { hz: number; name: string };
+    console.log(`${String(event.target)} (${Math.round(bench.hz * (batches.get(bench.name) ?? 1)).toLocaleString()} PACKET_INs answered/s)`);
   })
   .run();
