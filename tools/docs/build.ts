@@ -11,7 +11,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ApiEntry, type ApiKind, extractApis, type PackageApi } from './api.js';
 import { barChart, type BenchmarkResults, formatValue, validateResults } from './charts.js';
-import { escapeHtml, renderInline, renderMarkdown } from './markdown.js';
+import { escapeHtml, type Heading, renderInline, renderMarkdown } from './markdown.js';
 
 /** A guide page: a Markdown file of docs/. */
 interface Guide {
@@ -122,7 +122,7 @@ export function buildSite(options: BuildOptions): SiteReport {
   const pages: Page[] = [];
   for (const guide of guides) {
     const rendered = renderMarkdown(readFileSync(join(root, guide.source), 'utf8'), { resolveLink: linker(guide.source, guide.page) });
-    let body = rendered.html;
+    let body = insertAfterTitle(rendered.html, contents(rendered.headings));
     if (guide.page === 'benchmarks.html' && results !== undefined) body = insertAfterTitle(body, chartsSection(results, guide.page));
     pages.push({ path: guide.page, title: rendered.title ?? guide.nav, body });
   }
@@ -139,7 +139,7 @@ export function buildSite(options: BuildOptions): SiteReport {
     descriptions.set(api.name, firstParagraph(text));
     const rendered = renderMarkdown(text, { resolveLink: linker(source, page) });
     const apiLink = `<p class="api-link">API reference: <a href="${relativeHref(page, `api/${api.name}.html`)}">every export of <code>@morgana/${escapeHtml(api.name)}</code> with its documentation</a>.</p>`;
-    pages.push({ path: page, title: `@morgana/${api.name}`, body: insertAfterTitle(rendered.html, apiLink) });
+    pages.push({ path: page, title: `@morgana/${api.name}`, body: insertAfterTitle(rendered.html, apiLink + contents(rendered.headings)) });
     pages.push({ path: `api/${api.name}.html`, title: `@morgana/${api.name} API`, body: apiPage(api, `api/${api.name}.html`, exporters) });
   }
   pages.push({ path: 'packages/index.html', title: 'Packages', body: packagesIndex(packages.map((p) => p.name), descriptions, 'packages/index.html') });
@@ -187,6 +187,14 @@ function firstParagraph(markdown: string): string {
   const text = paragraph.join(' ');
   const sentence = /^(.+?[.:])(\s|$)/.exec(text)?.[1] ?? text;
   return sentence.replace(/:$/, '.');
+}
+
+/** "On this page": the level-2 headings, when there are enough to need it. */
+function contents(headings: readonly Heading[]): string {
+  const sections = headings.filter((h) => h.level === 2);
+  if (sections.length < 3) return '';
+  const items = sections.map((h) => `<li><a href="#${escapeHtml(h.id)}">${escapeHtml(h.text)}</a></li>`).join('');
+  return `\n<nav class="toc" aria-label="On this page"><ul>${items}</ul></nav>`;
 }
 
 function insertAfterTitle(html: string, insert: string): string {
