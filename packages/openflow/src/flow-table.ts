@@ -149,18 +149,45 @@ export function unsupportedOxms(match: Match): readonly RawOxm[] {
   return (match.other ?? []).filter((raw) => !isMetadata(raw));
 }
 
+/** A match prepared for lookups: its fields as parallel arrays, masks of -1 for exact. */
+interface CompiledMatch {
+  readonly names: readonly MatchFieldName[];
+  readonly values: readonly number[];
+  readonly masks: readonly number[];
+  readonly metadata: { readonly value: bigint; readonly mask: bigint } | undefined;
+  /** A raw OXM the switch cannot match on: the entry never matches. */
+  readonly impossible: boolean;
+}
+
+const compiled = new WeakMap<Match, CompiledMatch>();
+
+function compile(match: Match): CompiledMatch {
+  let found = compiled.get(match);
+  if (found === undefined) {
+    const names = fieldNames(match);
+    const masks = names.map((name) => match.masks?.[name] ?? -1);
+    // Values are stored already masked, so a lookup masks only the packet's side.
+    const values = names.map((name, index) => (masks[index] === -1 ? (match[name] as number) : and(match[name] as number, masks[index] as number)));
+    found = { names, values, masks, metadata: metadataMatch(match), impossible: unsupportedOxms(match).length > 0 };
+    compiled.set(match, found);
+  }
+  return found;
+}
+
 /** Whether `packet` (with the pipeline's `metadata`) matches `match`: every field present and equal under its mask. */
 export function matches(match: Match, packet: PacketFields, metadata = 0n): boolean {
-  for (const name of fieldNames(match)) {
-    const want = match[name] as number;
-    const have = packet[name];
+  return matchesCompiled(compile(match), packet, metadata);
+}
+
+function matchesCompiled(prepared: CompiledMatch, packet: PacketFields, metadata: bigint): boolean {
+  const { names, values, masks, metadata: wanted, impossible } = prepared;
+  if (impossible) return false;
+  for (let index = 0; index < names.length; index += 1) {
+    const have = packet[names[index] as MatchFieldName];
     if (have === undefined) return false;
-    const mask = match.masks?.[name];
-    if (mask === undefined ? want !== have : and(want, mask) !== and(have, mask)) return false;
+    const mask = masks[index] as number;
+    if ((mask === -1 ? have : and(have, mask)) !== values[index]) return false;
   }
-  if (match.other === undefined) return true;
-  if (unsupportedOxms(match).length > 0) return false;
-  const wanted = metadataMatch(match);
   return wanted === undefined || (wanted.value & wanted.mask) === (metadata & wanted.mask);
 }
 
@@ -226,12 +253,16 @@ export interface FlowTableConfig {
   readonly maxFlows?: number;
 }
 
+/** The compiled match kept with each stored entry, so a lookup does no per-entry preparation. */
+const COMPILED: unique symbol = Symbol('compiled match');
+type StoredEntry = FlowEntry & { readonly [COMPILED]: CompiledMatch };
+
 /** Default of {@link FlowTableConfig.maxFlows}. */
 export const DEFAULT_MAX_FLOWS = 4_096;
 
 /** One flow table. */
 export class FlowTable {
-  private entries: FlowEntry[] = [];
+  private entries: StoredEntry[] = [];
   private readonly maxFlows: number;
   /** Packets looked up and packets that hit an entry (table statistics, 1.3.x §7.3.5.4). */
   lookups = 0n;
@@ -266,7 +297,7 @@ export class FlowTable {
       if (clash) return 'overlap';
     }
     const index = this.entries.findIndex((entry) => entry.priority === spec.priority && sameMatch(entry.match, spec.match));
-    const entry: FlowEntry = { ...spec, packetCount: 0n, byteCount: 0n, installedAt: now, lastUsed: now };
+    const entry: StoredEntry = { ...spec, packetCount: 0n, byteCount: 0n, installedAt: now, lastUsed: now, [COMPILED]: compile(spec.match) };
     if (index >= 0) {
       this.entries[index] = entry;
       return 'replaced';
@@ -310,7 +341,7 @@ export class FlowTable {
 
   /** Removes entries for which `predicate` holds (a deleted group's users, 1.3.x §6.5) and returns them. */
   deleteWhere(predicate: (entry: FlowEntry) => boolean): FlowEntry[] {
-    const removed = this.entries.filter(predicate);
+    const removed: FlowEntry[] = this.entries.filter(predicate);
     if (removed.length > 0) this.entries = this.entries.filter((entry) => !predicate(entry));
     return removed;
   }
@@ -320,7 +351,7 @@ export class FlowTable {
     this.lookups += 1n;
     let found: FlowEntry | undefined;
     for (const candidate of this.entries) {
-      if (matches(candidate.match, packet, metadata)) {
+      if (matchesCompiled(candidate[COMPILED], packet, metadata)) {
         found = candidate;
         break;
       }

@@ -86,13 +86,22 @@ export class SwitchChannel {
     this.sendRaw({ ...message, version: this.version || (this.config.versions[0] as number), xid: xid ?? this.nextXid() } as OfpMessage);
   }
 
-  /** Sends an asynchronous message unless the write queue is over its limit (then it is counted and dropped). */
+  /**
+   * Sends an asynchronous message unless the write queue is over its limit, or the message
+   * cannot be encoded (a frame too large for one PACKET_IN): then it is counted and dropped,
+   * so the datapath's receive path never sees an exception.
+   */
   sendAsync(message: OutgoingMessage): void {
     if (this.queuedBytes > this.config.maxWriteQueueBytes) {
       this.counters.add(`${message.type}-dropped-queue-full`);
       return;
     }
-    this.send(message);
+    try {
+      this.send(message);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      this.counters.add(`${message.type}-dropped-${error.reason}`);
+    }
   }
 
   sendRaw(message: OfpMessage): void {
