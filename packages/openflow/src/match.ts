@@ -2,7 +2,7 @@
  * Flow matches: the OpenFlow 1.0 fixed `ofp_match` (OpenFlow 1.0.0 §5.2.3) and the OpenFlow 1.3
  * OXM TLVs (OpenFlow 1.3.x §7.2.2), both read into one {@link Match} record.
  */
-import { ByteReader, ByteWriter, DecodeError } from '@morgana/core';
+import { ByteReader, ByteWriter, DecodeError, UnsupportedError } from '@morgana/core';
 import { OFP10, OFP13 } from './constants.js';
 
 /** The match fields morgana names; each value is the field's wire value as a number. */
@@ -241,8 +241,26 @@ export function parseMatch10(reader: ByteReader): Match {
   return finishMatch(fields, masks, []);
 }
 
-/** Emits a 40-byte OpenFlow 1.0 `ofp_match`; non-prefix IPv4 masks widen to the enclosing prefix. */
+/** The fields a 1.0 `ofp_match` has a place for, and those whose masks it keeps (as prefixes). */
+const MATCH10_FIELDS: ReadonlySet<string> = new Set([
+  'inPort', 'ethSrc', 'ethDst', 'vlanVid', 'vlanPcp', 'ethType', 'ipDscp', 'ipProto', 'arpOp', 'ipv4Src', 'ipv4Dst', 'arpSpa',
+  'arpTpa', 'tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'sctpSrc', 'sctpDst', 'icmpv4Type', 'icmpv4Code', 'masks', 'other',
+]);
+const MASKABLE10: ReadonlySet<string> = new Set(['ipv4Src', 'ipv4Dst', 'arpSpa', 'arpTpa']);
+
+/**
+ * Emits a 40-byte OpenFlow 1.0 `ofp_match`; non-prefix IPv4 masks widen to the enclosing prefix.
+ * Throws `UnsupportedError` for a field, mask or raw OXM 1.0 has no place for: dropping it
+ * would widen the match, and a wider flow-mod or delete acts on flows it was not meant for.
+ */
 export function emitMatch10(writer: ByteWriter, match: Match): void {
+  for (const name of Object.keys(match)) {
+    if (!MATCH10_FIELDS.has(name)) throw new UnsupportedError(`OpenFlow 1.0 matches have no ${name} field`);
+  }
+  for (const name of Object.keys(match.masks ?? {})) {
+    if (!MASKABLE10.has(name)) throw new UnsupportedError(`OpenFlow 1.0 matches cannot mask ${name}`);
+  }
+  if ((match.other ?? []).length > 0) throw new UnsupportedError('OpenFlow 1.0 matches carry no OXM TLVs');
   let wildcards = 0;
   const flag = (present: boolean, bit: number): void => {
     if (!present) wildcards |= bit;

@@ -52,9 +52,22 @@ describe('OpenFlow codec: every message type', () => {
   it('emits the 1.3-only messages and multipart bodies as UnsupportedError in 1.0', () => {
     const samples10 = sampleMessages(1);
     // Types (and multipart kinds) 1.0 lacks; 'flow-mod/ipv6' or 'error/experimenter' are 1.0 types.
-    const only13 = Object.entries(sampleMessages(4)).filter(([name]) => !(name in samples10) && !((name.split('/')[0] as string) in samples10));
+    // Raw multipart bodies (table-features) are bytes any version can carry.
+    const only13 = Object.entries(sampleMessages(4)).filter(([name, message]) => !(name in samples10) && !((name.split('/')[0] as string) in samples10)
+      && !((message.type === 'multipart-request' || message.type === 'multipart-reply') && message.body.kind === 'other'));
     expect(only13.length).toBeGreaterThan(15);
     for (const [, message] of only13) expect(() => emitMessage({ ...message, version: 1 } as OfpMessage)).toThrow(UnsupportedError);
+  });
+
+  it('refuses to emit a 1.0 match it would have to widen (fields, masks or OXMs 1.0 lacks)', () => {
+    const flowMod = (match: Record<string, unknown>): OfpMessage => ({
+      ...(sampleMessages(1)['flow-mod'] as OfpMessage & { type: 'flow-mod' }), match,
+    });
+    expect(() => emitMessage(flowMod({ ethType: 0x0800, ipv4Src: 0x0a000000, masks: { ipv4Src: 0xff000000 } }))).not.toThrow();
+    for (const match of [
+      { ethType: 0x8847, mplsLabel: 5 }, { ethType: 0x0806, arpSha: 1 }, { ethDst: 1, masks: { ethDst: 0xff } },
+      { other: [{ oxmClass: 0x8000, field: 26, hasMask: false, payload: new Uint8Array(16) }] },
+    ]) expect(() => emitMessage(flowMod(match)), JSON.stringify(match)).toThrow(UnsupportedError);
   });
 
   it('reads 1.3 message types 30 and up, and 1.0 types 22 and up, as bad-type (OFPBRC_BAD_TYPE)', () => {
@@ -157,7 +170,7 @@ describe('OpenFlow codec: length fields that lie', () => {
   });
 
   // Messages whose body has no list or opaque data at its end, so nothing may follow it.
-  const FIXED_LAYOUT = /^(features-request|get-config|set-config|flow-removed|port-status|port-mod|barrier|queue-get-config-request|table-mod|role|get-async|set-async|multipart-request\/(?!experimenter|other)|multipart-reply\/(desc|aggregate|table|queue|port-stats|group|meter|port-desc))/;
+  const FIXED_LAYOUT = /^(features-request|get-config|set-config|flow-removed|port-status|port-mod|barrier|queue-get-config-request|table-mod|role|get-async|set-async|multipart-request\/(?!experimenter|other|table-features)|multipart-reply\/(desc|aggregate|table$|queue|port-stats|group|meter|port-desc))/;
 
   it('rejects bytes after a fixed-layout body, even when the header counts them', () => {
     for (const version of [1, 4] as const) {
