@@ -85,6 +85,11 @@ export function formatValue(value: number): string {
   return value.toFixed(2).replace(/\.?0+$/, '');
 }
 
+/** Escapes text for SVG, dropping the control characters XML 1.0 does not allow. */
+function svgText(text: string): string {
+  return escapeHtml(text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, ''));
+}
+
 /** Draws one comparison as a standalone SVG document. */
 export function barChart(comparison: BenchmarkComparison): string {
   const rows = comparison.results;
@@ -94,18 +99,18 @@ export function barChart(comparison: BenchmarkComparison): string {
   const subtitle = `${comparison.unit}, ${comparison.better} is better`;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-labelledby="title-${comparison.id}">`,
-    `<title id="title-${comparison.id}">${escapeHtml(`${comparison.title} (${subtitle})`)}</title>`,
+    `<title id="title-${comparison.id}">${svgText(`${comparison.title} (${subtitle})`)}</title>`,
     '<style>text{font-family:system-ui,sans-serif;font-size:13px;fill:#222}.t{font-size:15px;font-weight:600}.s{fill:#555}.m{fill:#2b6cb0}.p{fill:#a0aec0}.r{fill-opacity:.45}</style>',
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    `<text class="t" x="8" y="20">${escapeHtml(comparison.title)}</text>`,
-    `<text class="s" x="8" y="38">${escapeHtml(subtitle)}</text>`,
+    `<text class="t" x="8" y="20">${svgText(comparison.title)}</text>`,
+    `<text class="s" x="8" y="38">${svgText(subtitle)}</text>`,
   ];
   rows.forEach((row, index) => {
     const y = TOP + index * ROW_HEIGHT;
     const barY = y + (ROW_HEIGHT - BAR_HEIGHT) / 2;
     const width = (row.value / max) * plot;
     const cls = row.morgana === true ? 'm' : 'p';
-    parts.push(`<text x="${LABEL_WIDTH - 8}" y="${y + ROW_HEIGHT / 2 + 4}" text-anchor="end">${escapeHtml(row.name)}</text>`);
+    parts.push(`<text x="${LABEL_WIDTH - 8}" y="${y + ROW_HEIGHT / 2 + 4}" text-anchor="end">${svgText(row.name)}</text>`);
     if (row.low !== undefined && row.low < row.value) {
       const lowWidth = (row.low / max) * plot;
       parts.push(`<rect class="${cls}" x="${LABEL_WIDTH}" y="${barY}" width="${lowWidth.toFixed(1)}" height="${BAR_HEIGHT}"/>`);
@@ -114,7 +119,7 @@ export function barChart(comparison: BenchmarkComparison): string {
       parts.push(`<rect class="${cls}" x="${LABEL_WIDTH}" y="${barY}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}"/>`);
     }
     const label = row.low !== undefined && row.low < row.value ? `${formatValue(row.low)}–${formatValue(row.value)}` : formatValue(row.value);
-    parts.push(`<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${y + ROW_HEIGHT / 2 + 4}">${escapeHtml(label)}</text>`);
+    parts.push(`<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${y + ROW_HEIGHT / 2 + 4}">${svgText(label)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';
