@@ -1,4 +1,4 @@
-export { catalogue, closeCases, dataCases, handshakeCases, optionCases, resetCases, timerCases } from './cases/index.js';
+export { catalogue, closeCases, congestionCases, dataCases, handshakeCases, optionCases, resetCases, timerCases } from './cases/index.js';
 export {
   Difference,
   Skip,
