@@ -62,6 +62,12 @@ describe('runConformance', () => {
     expect(report.results[0].reason).toMatch(/did not finish within 1400 ms/);
   });
 
+  it('fails the whole run when the target cannot be reached at all (a broken harness, not a finding)', async () => {
+    const target = createMorganaTarget({ link: { loss: 1 } });
+    await expect(runConformance(target, { cases: [makeCase('never.runs', async () => undefined)] })).rejects.toThrow(/never answered ARP/);
+    await target.close();
+  });
+
   it('gives each case its own port pair', async () => {
     const target = createMorganaTarget();
     const ports: [number, number][] = [];
