@@ -77,6 +77,8 @@ export async function startOpenflowSwitch(options: OpenflowSwitchOptions): Promi
     passive: listen !== undefined, listenPort: listen?.port, listenAddress: listen === undefined ? undefined : parseIpv4(listen.host),
     controllers: controllers.map((target) => ({ address: parseIpv4(target.host), port: target.port })),
   });
+  // A listener on one address binds a tick later; wait for it so a port of 0 is reported as bound.
+  for (let tries = 0; listen !== undefined && sw.port === 0 && tries < 100; tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
   const reach = [
     ...(listen === undefined ? [] : [`tcp:${listen.host}:${sw.port} (passive: ovs-ofctl tcp:${listen.host}:${sw.port})`]),
     ...controllers.map((target) => `controller tcp:${target.host}:${target.port} (active, reconnecting)`),

@@ -4,6 +4,7 @@ import { createSystemClock, type MacAddress } from '@morgana/core';
 import { createController, createLearningSwitch } from '@morgana/openflow';
 import { createSocketStack } from '@morgana/socket';
 import { describe, expect, it } from 'vitest';
+import { FakeSwitch } from '../../openflow/test/fake-switch.js';
 import { RecordingNetif, ipv4Frame } from '../../openflow/test/netifs.js';
 import { startOpenflowSwitch } from '../src/openflow-switch.js';
 import { createLogger } from '../src/log.js';
@@ -50,6 +51,26 @@ describe('morgana openflow-switch', () => {
       expect(appliance.reach).toEqual([`controller tcp:127.0.0.1:${port} (active, reconnecting)`]);
     } finally {
       controller?.close();
+      await appliance.close();
+      await stack.close();
+    }
+  });
+
+  it('listens for management connections with --listen and says where', async () => {
+    const appliance = await startOpenflowSwitch({
+      controllers: [], listen: '127.0.0.1:0', ports: ['tapa'], log: createLogger('error'), openPort: async () => new RecordingNetif(A as MacAddress),
+    });
+    const stack = createSocketStack();
+    try {
+      expect(appliance.reach).toEqual([`tcp:127.0.0.1:${appliance.sw.port} (passive: ovs-ofctl tcp:127.0.0.1:${appliance.sw.port})`]);
+      const manager = await FakeSwitch.connect(stack.tcp, appliance.sw.port);
+      expect((await manager.expect('hello')).versions).toEqual([1, 4]);
+      await manager.send({ version: 1, xid: 1, type: 'hello' });
+      await manager.send({ version: 1, xid: 2, type: 'features-request' });
+      // The datapath id defaults to the first port's MAC address.
+      expect((await manager.expect('features-reply')).datapathId).toBe(BigInt(A));
+      manager.close();
+    } finally {
       await appliance.close();
       await stack.close();
     }

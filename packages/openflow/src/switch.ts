@@ -108,7 +108,7 @@ export const SWITCH_DEFAULTS = {
 } as const;
 
 export interface OpenFlowSwitch {
-  /** The passive listener's port (0 when not listening). */
+  /** The passive listener's port (0 when not listening, or not bound yet). */
   readonly port: number;
   readonly datapath: Datapath;
   /** Table 0. */
@@ -568,7 +568,10 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
   for (const target of config.controllers ?? []) dial(target, config.reconnectMinMs ?? SWITCH_DEFAULTS.reconnectMinMs);
 
   return {
-    port: listener?.port ?? 0,
+    // Read when asked: a listener bound to one address learns its port a tick later.
+    get port(): number {
+      return listener?.port ?? 0;
+    },
     datapath,
     table: datapath.tables[0] as FlowTable,
     connections: () => [...channels].filter((channel) => channel.version !== 0).map((channel) => ({ version: channel.version, role: channel.role, remotePort: channel.flow.remotePort })),
