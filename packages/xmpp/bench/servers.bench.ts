@@ -139,18 +139,21 @@ async function throughput(target: Target): Promise<number> {
 interface Memory {
   /** RSS (KiB) with one client, after the first batch, after the second. */
   readonly rss: readonly [number, number, number];
-  /** KiB per client of the first batch: includes one-time growth (V8's young generation, compiled code). */
-  readonly firstPerClient: number;
-  /** KiB per client of the second batch: what one more idle client costs. */
+  /** KiB per client over both batches: what 2 × IDLE_CLIENTS idle clients cost, one-time growth included. */
   readonly perClient: number;
+  /** KiB per client of the first batch: it also pays for what a server grows once under load. */
+  readonly firstPerClient: number;
+  /** KiB per client of the second batch: close to what one more client costs (noisy: pages committed earlier get filled). */
+  readonly secondPerClient: number;
   /** JS heap + external (KiB) per client of the second batch, when the server reports it. */
   readonly heapPerClient: number | undefined;
 }
 
 /**
- * Server RSS growth per idle authenticated client, in KiB, in two batches of IDLE_CLIENTS: the
+ * Server RSS growth per idle authenticated client, in KiB, in two batches of IDLE_CLIENTS. The
  * first batch also pays for what a server grows once under load (V8's young generation doubles
- * to its maximum as logins allocate, code is compiled), the second shows the cost per client.
+ * towards its maximum as logins allocate, code is compiled), so the headline figure spreads
+ * that over both batches, and each batch is shown too.
  */
 async function memoryPerClient(target: Target): Promise<Memory> {
   // One client first, so one-time allocations (first session, code paths) are not counted.
@@ -174,7 +177,7 @@ async function memoryPerClient(target: Target): Promise<Memory> {
   const rss2 = rssKiB(target.pid);
   await Promise.all(clients.map((c) => c.close()));
   const heapPerClient = heap1 !== undefined && heap2 !== undefined ? (heap2 - heap1) / 1024 / IDLE_CLIENTS : undefined;
-  return { rss: [rss0, rss1, rss2], firstPerClient: (rss1 - rss0) / IDLE_CLIENTS, perClient: (rss2 - rss1) / IDLE_CLIENTS, heapPerClient };
+  return { rss: [rss0, rss1, rss2], perClient: (rss2 - rss0) / (2 * IDLE_CLIENTS), firstPerClient: (rss1 - rss0) / IDLE_CLIENTS, secondPerClient: (rss2 - rss1) / IDLE_CLIENTS, heapPerClient };
 }
 
 /** XEP-0199 ping round trips/s through `target` (client → server → client), with Benchmark.js. */
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
       const [rss0, rss1, rss2] = memory.rss;
       console.log(
         `${target.name.padEnd(24)} ${Math.round(rate).toLocaleString('en-US').padStart(8)} msgs/s   RSS ${rss0} → ${rss1} → ${rss2} KiB with 1 → ${IDLE_CLIENTS} → ${2 * IDLE_CLIENTS} idle clients: ` +
-          `${memory.perClient.toFixed(1)} KiB/client (first ${IDLE_CLIENTS}: ${memory.firstPerClient.toFixed(1)} KiB/client)${memory.heapPerClient === undefined ? '' : `, JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client`}`,
+          `${memory.perClient.toFixed(1)} KiB/client (first ${IDLE_CLIENTS}: ${memory.firstPerClient.toFixed(1)}, next ${IDLE_CLIENTS}: ${memory.secondPerClient.toFixed(1)})${memory.heapPerClient === undefined ? '' : `, JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client`}`,
       );
     } finally {
       await target.stop();
