@@ -1,17 +1,21 @@
-// Packs packages as they would be published and installs the tarballs into an empty project
-// with plain npm, offline: every third-party dependency is packed from the workspace's own
-// node_modules. Then each package is imported from ESM and from CommonJS, every subpath of its
-// `exports`, and its typings are checked by TypeScript as a consumer sees them.
+// Packs every package as it would be published, checks each tarball with `npm publish
+// --dry-run` (no warnings), and installs the tarballs into an empty project with plain npm,
+// offline: every third-party dependency is packed from the workspace's own node_modules. Then
+// each package is imported from ESM and from CommonJS, every subpath of its `exports`, and its
+// typings are checked by TypeScript as a consumer sees them.
 //
-// Add a package by name to PACKAGES; its @morgana dependencies come along by themselves.
+// A package whose dist/ is older than its src/ is built first (CI builds everything before the
+// tests, so there it only packs).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-/** Packages checked here (folder names under packages/). */
-const PACKAGES = ['core', 'testing'];
+const root = join(import.meta.dirname, '..');
+
+/** Packages checked here: every folder under packages/. */
+const PACKAGES = readdirSync(join(root, 'packages')).filter((folder) => existsSync(join(root, 'packages', folder, 'package.json')));
 
 /** A short program per package that uses a real export; it prints `ok` when the export works. */
 const SMOKE: Record<string, string> = {
@@ -34,7 +38,6 @@ const SMOKE: Record<string, string> = {
     console.log('ok');`,
 };
 
-const root = join(import.meta.dirname, '..');
 const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
 
 interface Manifest {
@@ -86,6 +89,15 @@ function thirdPartyClosure(workspaceDirs: readonly string[]): string[] {
   return [...found.values()];
 }
 
+/** The newest modification time of any file under `dir` (0 when it does not exist). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
+    const path = join(dir, entry.name);
+    return Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }, 0);
+}
+
 function run(command: string, args: readonly string[], cwd: string): string {
   const path = `${join(root, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`;
   return execFileSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, PATH: path }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,7 +117,7 @@ describe('pack and install', () => {
       const dir = join(root, 'packages', folder);
       const build = manifestOf(dir).scripts?.build;
       if (build === undefined) throw new Error(`packages/${folder} has no build script`);
-      run('sh', ['-c', build], dir);
+      if (newest(join(dir, 'dist')) < Math.max(newest(join(dir, 'src')), statSync(join(dir, 'package.json')).mtimeMs)) run('sh', ['-c', build], dir);
       // pnpm rewrites workspace:^ ranges to the real versions, as publishing would.
       run('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', tarballs], dir);
     }
@@ -119,7 +131,35 @@ describe('pack and install', () => {
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-install-check', version: '1.0.0', private: true }));
     const files = readdirSync(tarballs).map((file) => join(tarballs, file));
     run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--silent', ...files], project);
-  }, 180_000);
+  }, 600_000);
+
+  it('packs every package with its license, changelog and readme, and no workspace: ranges', () => {
+    for (const folder of folders) {
+      const { name, version } = manifestOf(join(root, 'packages', folder));
+      const file = join(tarballs, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
+      const listing = run('tar', ['-tzf', file], work).split('\n');
+      expect(listing, name).toEqual(expect.arrayContaining(['package/package.json', 'package/README.md', 'package/CHANGELOG.md', 'package/LICENSE']));
+      expect(listing.filter((entry) => /^package\/(src|test|bench)\//.test(entry) && !entry.startsWith('package/src/native/')), name).toEqual([]);
+      expect(run('tar', ['-xOzf', file, 'package/package.json'], work), name).not.toContain('workspace:');
+    }
+  });
+
+  it('passes npm publish --dry-run without a warning, for every package', () => {
+    // A token for a registry that refuses connections: npm checks the version there and would
+    // otherwise warn that nobody is logged in; --fetch-retries 0 keeps the refusal quick.
+    const userconfig = join(work, 'npmrc');
+    writeFileSync(userconfig, '//127.0.0.1:9/:_authToken=dry-run\n');
+    for (const folder of folders) {
+      const { name, version } = manifestOf(join(root, 'packages', folder));
+      const file = join(tarballs, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
+      const args = ['publish', '--dry-run', '--userconfig', userconfig, '--registry', 'http://127.0.0.1:9/', '--fetch-retries', '0', '--no-update-notifier', file];
+      const quoted = args.map((arg) => `'${arg}'`).join(' ');
+      const result = execFileSync('sh', ['-c', `npm ${quoted} 2>&1`], { cwd: work, encoding: 'utf8' });
+      expect(result, name).toContain(`+ ${name}@${version}`);
+      expect(result.split('\n').filter((line) => /^npm (warn|error)/i.test(line)), name).toEqual([]);
+      expect(result, name).toContain('with tag latest and public access');
+    }
+  }, 300_000);
 
   for (const folder of PACKAGES) {
     const manifest = manifestOf(join(root, 'packages', folder));
@@ -139,12 +179,18 @@ describe('pack and install', () => {
       }
 
       const smoke = SMOKE[folder];
-      it.skipIf(smoke === undefined)(`${manifest.name}: a real export works from ESM and CJS`, () => {
-        expect(run('node', ['--input-type=module', '-e', `import * as m from '${manifest.name}';${smoke}`], project).trim()).toBe('ok');
-        expect(run('node', ['-e', `const m = require('${manifest.name}');${smoke}`], project).trim()).toBe('ok');
-      });
+      if (smoke !== undefined) {
+        it(`${manifest.name}: a real export works from ESM and CJS`, () => {
+          expect(run('node', ['--input-type=module', '-e', `import * as m from '${manifest.name}';${smoke}`], project).trim()).toBe('ok');
+          expect(run('node', ['-e', `const m = require('${manifest.name}');${smoke}`], project).trim()).toBe('ok');
+        });
+      }
     });
   }
+
+  it('installs the morgana command, which prints its usage', () => {
+    expect(run(join(project, 'node_modules', '.bin', 'morgana'), ['help'], project)).toMatch(/usage: morgana <appliance>[\s\S]*www <dir>/);
+  });
 
   it('typechecks a consumer of every subpath under node16 resolution, as ESM and as CJS', () => {
     const imports = PACKAGES.flatMap((folder) => {
