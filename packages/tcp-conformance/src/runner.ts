@@ -7,7 +7,7 @@ import type { TcpState } from '@morgana/core';
 import { segmentLength as sequenceLength } from '@morgana/tcp';
 import type { TcpRepr } from '@morgana/tcp';
 import { Difference, PROMPT_MS, QUIET_MS, Skip, describeMatch, describeSegment, flagsOf, mismatch, pattern } from './case.js';
-import type { CaseContext, ConformanceCase, OpenOptions, Peer, SegmentMatch, SegmentSpec } from './case.js';
+import type { CaseContext, ConformanceCase, OpenOptions, Peer, SegmentSpec } from './case.js';
 import type { ReadResult } from './control.js';
 import type { CaseResult, ConformanceReport } from './report.js';
 import { summarize } from './report.js';
@@ -18,7 +18,7 @@ import type { ObservedSegment } from './tester.js';
 
 /** Options of {@link runConformance}. */
 export interface RunOptions {
-  /** Cases to run; default the whole {@link catalogue} (pass it in to avoid a cycle). */
+  /** Cases to run: the {@link catalogue}, or a selection of it, or cases of your own. */
   readonly cases: readonly ConformanceCase[];
   /** First target port; case `i` uses `targetPortBase + i`. Default {@link DEFAULT_TARGET_PORT_BASE}. */
   readonly targetPortBase?: number;
