@@ -3,7 +3,7 @@
  * (1.0 or 1.3), framing, echo keepalive, a bounded write queue, and the connection's role and
  * asynchronous-message masks (§6.3.5, §7.3.10).
  */
-import { type Clock, CounterSet, DecodeError, type TcpFlow, type Timer } from '@morgana/core';
+import { type Clock, CounterSet, DecodeError, type TcpFlow, type Timer, UnsupportedError } from '@morgana/core';
 import {
   OFPBRC_BAD_VERSION, OFPCR_ROLE_EQUAL, OFPCR_ROLE_SLAVE, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED,
   OFPHFC_INCOMPATIBLE, OFP_VERSION_1_0,
@@ -11,6 +11,9 @@ import {
 import type { OutgoingMessage } from './controller.js';
 import { MessageFramer } from './framer.js';
 import { type OfpMessage, emitMessage, errorFor, errorForDecodeError, negotiateVersion, parseMessage } from './wire.js';
+
+/** OFPBRC_EPERM: the switch cannot give this answer (1.3.x §7.4.4). */
+const OFPBRC_EPERM = 5;
 
 /** Limits and timers of a control channel. */
 export interface ChannelConfig {
@@ -99,8 +102,9 @@ export class SwitchChannel {
     try {
       this.send(message);
     } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      this.counters.add(`${message.type}-dropped-${error.reason}`);
+      if (error instanceof DecodeError) this.counters.add(`${message.type}-dropped-${error.reason}`);
+      else if (error instanceof UnsupportedError) this.counters.add(`${message.type}-dropped-unsupported`);
+      else throw error;
     }
   }
 
@@ -238,6 +242,13 @@ export class SwitchChannel {
       this.sendError(bytes, OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION);
       return;
     }
-    this.onMessage(this, message, bytes);
+    try {
+      this.onMessage(this, message, bytes);
+    } catch (error) {
+      // An answer this version cannot encode: refuse the request rather than drop the connection.
+      if (!(error instanceof UnsupportedError) && !(error instanceof DecodeError)) throw error;
+      this.counters.add('control-answer-unencodable');
+      this.sendError(bytes, OFPET_BAD_REQUEST, OFPBRC_EPERM);
+    }
   }
 }

@@ -19,15 +19,24 @@ export function matchFrom10(match: Match): Match {
   return { ...match, vlanVid: match.vlanVid === OFP10_VLAN_NONE ? 0 : (match.vlanVid & 0x0fff) | OFPVID_PRESENT };
 }
 
-/** The 1.0 view of a stored match: VLAN values back to 1.0's, and nothing 1.0 cannot say. */
+/** Fields an OpenFlow 1.0 `ofp_match` has (1.0.0 §5.2.3), and the ones it can mask (IPv4 prefixes). */
+const FIELDS_10: ReadonlySet<string> = new Set([
+  'inPort', 'ethSrc', 'ethDst', 'vlanVid', 'vlanPcp', 'ethType', 'ipDscp', 'ipProto', 'arpOp', 'ipv4Src', 'ipv4Dst', 'arpSpa',
+  'arpTpa', 'tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'sctpSrc', 'sctpDst', 'icmpv4Type', 'icmpv4Code',
+]);
+const MASKABLE_10: ReadonlySet<string> = new Set(['ipv4Src', 'ipv4Dst', 'arpSpa', 'arpTpa']);
+
+/**
+ * The 1.0 view of a stored match, for statistics and FLOW_REMOVED: VLAN values back to 1.0's,
+ * and only what a 1.0 match can say (a flow installed over 1.3 with other fields reads wider).
+ */
 export function matchTo10(match: Match): Match {
-  const { other: _other, ...rest } = match;
-  if (rest.vlanVid === undefined) return rest;
-  const masks = rest.masks === undefined ? undefined : Object.fromEntries(Object.entries(rest.masks).filter(([name]) => name !== 'vlanVid'));
-  const converted: Record<string, unknown> = { ...rest, vlanVid: (rest.vlanVid & OFPVID_PRESENT) === 0 ? OFP10_VLAN_NONE : rest.vlanVid & 0x0fff };
-  if (masks === undefined || Object.keys(masks).length === 0) delete converted.masks;
-  else converted.masks = masks;
-  return converted as Match;
+  const view: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(match)) if (FIELDS_10.has(name)) view[name] = value;
+  const masks = Object.fromEntries(Object.entries(match.masks ?? {}).filter(([name]) => MASKABLE_10.has(name) && name in view));
+  if (Object.keys(masks).length > 0) view.masks = masks;
+  if (match.vlanVid !== undefined) view.vlanVid = (match.vlanVid & OFPVID_PRESENT) === 0 ? OFP10_VLAN_NONE : match.vlanVid & 0x0fff;
+  return view as Match;
 }
 
 function encodable10(action: Action): boolean {

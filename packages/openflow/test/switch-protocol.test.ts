@@ -66,6 +66,24 @@ describe('switch control channel', () => {
     expect(ports[0]?.sent).toEqual([frame]);
   });
 
+  it('shows a 1.0 controller the 1.0 view of flows installed over 1.3, in statistics and FLOW_REMOVED', async () => {
+    const { sw, clock } = start();
+    const modern = await connect(sw, 4);
+    const legacy = await connect(sw, 1);
+    await modern.send(flowMod(4, 3, {
+      match: { ethType: 0x0806, arpSha: A, ethDst: B, masks: { ethDst: 0xffffff000000 } }, idleTimeout: 1, flags: 1,
+      instructions: [{ type: 'apply-actions', actions: [{ type: 'push-vlan', ethertype: 0x8100 }, { type: 'output', port: 2, maxLen: 0 }] }],
+    }));
+    await modern.send({ version: 4, xid: 4, type: 'barrier-request' });
+    await modern.expect('barrier-reply');
+    await legacy.send({ version: 1, xid: 5, type: 'multipart-request', flags: 0, body: { kind: 'flow', tableId: 0xff, outPort: 0xffffffff, outGroup: 0, cookie: 0n, cookieMask: 0n, match: {} } });
+    const stats = await legacy.expect('multipart-reply');
+    expect(stats.body.kind === 'flow' && stats.body.flows.map((flow) => [flow.match, flow.instructions])).toEqual([[{ ethType: 0x0806, ethDst: B }, [{ type: 'apply-actions', actions: [{ type: 'output', port: 2, maxLen: 0 }] }]]]);
+    clock.advance(1_000);
+    expect((await legacy.expect('flow-removed')).match).toEqual({ ethType: 0x0806, ethDst: B });
+    expect((await modern.expect('flow-removed')).match).toMatchObject({ arpSha: A });
+  });
+
   it('applies roles: one master, stale generation ids refused, slaves refused changes and spared packet-ins (1.3.x §6.3.5)', async () => {
     const { sw, ports } = start();
     const first = await connect(sw, 4);
