@@ -50,6 +50,42 @@ export const closeCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'close.fin-completing-handshake',
+    title: 'a FIN carrying the ACK of the SYN-ACK establishes the connection and closes its receive side (CLOSE-WAIT)',
+    rfc: 'RFC 9293 §3.10.7.4 (fifth and eighth, SYN-RECEIVED)',
+    async run(t) {
+      await t.control.listen(t.targetPort);
+      const irs = 3_000_000;
+      t.sendRaw({ flags: 'S', seq: irs, mss: 1460 });
+      const synAck = await t.expect(undefined, { flags: 'S.', ack: irs + 1 }, 'a SYN-ACK');
+      const peer = t.peer({ irs, iss: synAck.seq, handshake: synAck });
+      t.send(peer, { flags: 'F.' });
+      await t.expect(peer, { flags: '.', ack: peer.sndNxt, length: 0 }, 'an ACK of the FIN', ACK_DELAY_LIMIT_MS);
+      await t.expectState(modelState('SYN-RECEIVED', 'rcv-ack-of-syn', 'rcv-fin'), 'the FIN');
+      peer.id = await t.control.accept(t.targetPort, PROMPT_MS);
+      if (peer.id === undefined) return t.differ('the connection to be accepted', 'no connection');
+      const read = await t.readBytes(peer, 1);
+      if (!read.eof) t.differ('the end of the stream', read.error ?? `${read.data.length} bytes and no end`);
+    },
+  },
+  {
+    id: 'close.out-of-order-fin-waits',
+    title: 'a FIN past a hole is not acted on until the hole is filled',
+    rfc: 'RFC 9293 §3.10.7.4 (seventh, eighth)',
+    async run(t) {
+      const peer = await t.passiveOpen();
+      const start = peer.sndNxt;
+      t.send(peer, { flags: 'PF.', seq: start + 10, payload: pattern(10, 10) });
+      await t.expect(peer, { flags: '.', ack: start, length: 0 }, 'a duplicate ACK that does not cover the FIN', ACK_DELAY_LIMIT_MS);
+      await t.expectState('ESTABLISHED', 'a FIN past a hole');
+      t.send(peer, { flags: 'P.', payload: pattern(10) });
+      await t.expect(peer, { flags: '.', ack: start + 21 }, 'an ACK of both segments and the FIN', ACK_DELAY_LIMIT_MS);
+      await t.expectState(modelState('ESTABLISHED', 'rcv-fin'), 'the hole was filled');
+      const read = await t.readBytes(peer, 21);
+      if (read.data.length !== 20 || !read.eof) t.differ('20 bytes in order, then the end of the stream', `${read.data.length} bytes${read.eof ? ' and the end' : ''}`);
+    },
+  },
+  {
     id: 'close.active-close',
     title: 'CLOSE sends a FIN (FIN-WAIT-1); its ACK leads to FIN-WAIT-2; the peer FIN is acknowledged and leads to TIME-WAIT',
     rfc: 'RFC 9293 §3.6 Figure 12, §3.10.4, §3.10.7.4',
