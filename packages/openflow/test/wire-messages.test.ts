@@ -34,17 +34,14 @@ describe('OpenFlow codec: every message type', () => {
           expect(bytes.length).toBe((bytes[2] as number) * 256 + (bytes[3] as number));
           expect(parseMessage(bytes)).toEqual(message);
           expect(emitMessage(parseMessage(bytes))).toEqual(bytes);
-        }), { numRuns: 60 });
+        }), { numRuns: 25 });
       });
     }
   }
 
   it('has an arbitrary for every message type of both versions', () => {
     for (const [version, types] of [[1, OFP10.TYPES], [4, OFP13.TYPES]] as const) {
-      const covered = new Set<string>();
-      fc.assert(fc.property(fc.constantFrom(...Object.values(messageArbs(version))).chain((arbitrary) => arbitrary), (message) => {
-        covered.add(message.type);
-      }), { numRuns: 2000 });
+      const covered = new Set(Object.values(messageArbs(version)).map((arbitrary) => fc.sample(arbitrary, { numRuns: 30, seed: 1 }).map((message) => message.type)).flat());
       expect([...covered].sort()).toEqual(Object.keys(types).sort());
     }
   });
@@ -162,11 +159,11 @@ describe('OpenFlow codec: layouts pinned byte for byte', () => {
 
 describe('OpenFlow codec: length fields that lie', () => {
   it('rejects a header length that differs from the message (OFPBRC_BAD_LEN)', () => {
-    fc.assert(fc.property(fc.constantFrom(1 as const, 4 as const).chain((version) => fc.constantFrom(...Object.values(sampleMessages(version)))), fc.integer({ min: 0, max: 0xffff }), (message, length) => {
-      const bytes = emitMessage(message);
+    const encoded = [...Object.values(sampleMessages(1)), ...Object.values(sampleMessages(4))].map((message) => emitMessage(message));
+    fc.assert(fc.property(fc.constantFrom(...encoded), fc.integer({ min: 0, max: 0xffff }), (bytes, length) => {
       if (length === bytes.length) return;
       expect(decodeError(withLength(bytes, 2, length))?.reason).toBe('bad-length');
-    }), { numRuns: 500 });
+    }), { numRuns: 300 });
   });
 
   // Messages whose body has no list or opaque data at its end, so nothing may follow it.
@@ -234,7 +231,7 @@ describe('OpenFlow codec: hostile input', () => {
             expect(error).toBeInstanceOf(DecodeError);
           }
         }
-      }), { numRuns: 1500 });
+      }), { numRuns: 800 });
     });
   }
 });
