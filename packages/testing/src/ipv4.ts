@@ -137,21 +137,54 @@ function isOther(type: number, code: number): boolean {
 }
 
 /**
+ * What an ICMP error quotes (RFC 792; RFC 1812 §4.3.2.3): the start of a real datagram, its
+ * header and at least 8 bytes of its payload.
+ */
+export function arbIcmpQuote(): fc.Arbitrary<Uint8Array> {
+  return fc
+    .tuple(arbIpv4Datagram({ maxPayload: 64 }), fc.uint8Array({ minLength: 8, maxLength: 8 }))
+    .map(([sample, first]) => {
+      const payload = sample.payload.length >= 8 ? sample.payload : first;
+      return emitIpv4Datagram({ repr: { ...sample.repr, options: new Uint8Array(0), payloadLength: payload.length }, payload });
+    });
+}
+
+/** Data lengths RFC 792 and RFC 950 fix for the query types an `other` repr may have. */
+const QUERY_DATA_LENGTH: Readonly<Record<number, number>> = {
+  [IcmpType.timestamp]: 12,
+  [IcmpType.timestampReply]: 12,
+  [IcmpType.informationRequest]: 0,
+  [IcmpType.informationReply]: 0,
+  [IcmpType.addressMaskRequest]: 4,
+  [IcmpType.addressMaskReply]: 4,
+};
+
+/**
  * Any ICMPv4 message: echo, destination unreachable (with next-hop MTU for code 4, RFC 1191),
- * time exceeded, parameter problem, or another type (echo types with a non-zero code included).
+ * time exceeded, parameter problem (errors quote a real datagram, {@link arbIcmpQuote}), or
+ * another type (echo types with a non-zero code included; query types with their fixed data
+ * length).
  */
 export function arbIcmpRepr(maxData = 128): fc.Arbitrary<IcmpRepr> {
   const data = fc.uint8Array({ maxLength: maxData });
+  const quoted = arbIcmpQuote();
   const u8 = fc.integer({ min: 0, max: 0xff });
   const u16 = fc.integer({ min: 0, max: 0xffff });
   return fc.oneof(
     fc.record({ kind: fc.constantFrom('echo-request' as const, 'echo-reply' as const), identifier: u16, sequence: u16, data }, { noNullPrototype: true }),
-    fc.record({ kind: fc.constant('destination-unreachable' as const), code: u8, nextHopMtu: u16, quoted: data }, { noNullPrototype: true }).map((repr) => (repr.code === 4 ? repr : { ...repr, nextHopMtu: 0 })),
-    fc.record({ kind: fc.constant('time-exceeded' as const), code: u8, quoted: data }, { noNullPrototype: true }),
-    fc.record({ kind: fc.constant('parameter-problem' as const), code: u8, pointer: u8, quoted: data }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('destination-unreachable' as const), code: u8, nextHopMtu: u16, quoted }, { noNullPrototype: true }).map((repr) => (repr.code === 4 ? repr : { ...repr, nextHopMtu: 0 })),
+    fc.record({ kind: fc.constant('time-exceeded' as const), code: u8, quoted }, { noNullPrototype: true }),
+    fc.record({ kind: fc.constant('parameter-problem' as const), code: u8, pointer: u8, quoted }, { noNullPrototype: true }),
     fc
       .record({ kind: fc.constant('other' as const), type: u8, code: u8, rest: fc.integer({ min: 0, max: 0xffff_ffff }), data }, { noNullPrototype: true })
-      .filter((repr) => isOther(repr.type, repr.code)),
+      .filter((repr) => isOther(repr.type, repr.code))
+      .map((repr) => {
+        const length = QUERY_DATA_LENGTH[repr.type];
+        if (length === undefined) return repr;
+        const fixed = new Uint8Array(length);
+        fixed.set(repr.data.subarray(0, length));
+        return { ...repr, data: fixed };
+      }),
   );
 }
 
