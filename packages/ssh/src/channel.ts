@@ -191,30 +191,31 @@ export class SshChannel implements Flow {
         await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
         continue;
       }
-      // As many packets as the window allows, up to writeBatchSize, go out in one write.
-      const batch: Uint8Array[] = [];
+      // As many packets as the window allows, up to writeBatchSize, go out in one write;
+      // each packet is a small header plus a view of the caller's data, copied once, when sealed.
+      const headers: Uint8Array[] = [];
+      const pieces: Uint8Array[] = [];
       let batched = 0;
       while (offset < data.length && this.remoteWindow > 0 && batched < batchSize) {
         const size = Math.min(data.length - offset, this.remoteWindow, this.remoteMaxPacket);
-        batch.push(this.dataMessage(data.subarray(offset, offset + size), extended));
+        headers.push(this.dataHeader(size, extended));
+        pieces.push(data.subarray(offset, offset + size));
         this.remoteWindow -= size;
         offset += size;
         batched += size;
       }
-      await this.connection.transport.sendBatch(batch);
+      await this.connection.transport.sendBatch(headers, pieces);
     }
   }
 
-  /** CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) carrying `piece`. */
-  private dataMessage(piece: Uint8Array, extended: number | undefined): Uint8Array {
-    const header = extended === undefined ? DATA_HEADER : DATA_HEADER + 4;
-    const message = new Uint8Array(header + piece.length);
-    message[0] = extended === undefined ? MSG.CHANNEL_DATA : MSG.CHANNEL_EXTENDED_DATA;
-    writeU32(message, 1, this.remoteId);
-    if (extended !== undefined) writeU32(message, 5, extended);
-    writeU32(message, header - 4, piece.length);
-    message.set(piece, header);
-    return message;
+  /** The header of CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) up to the data itself. */
+  private dataHeader(length: number, extended: number | undefined): Uint8Array {
+    const header = new Uint8Array(extended === undefined ? DATA_HEADER : DATA_HEADER + 4);
+    header[0] = extended === undefined ? MSG.CHANNEL_DATA : MSG.CHANNEL_EXTENDED_DATA;
+    writeU32(header, 1, this.remoteId);
+    if (extended !== undefined) writeU32(header, 5, extended);
+    writeU32(header, header.length - 4, length);
+    return header;
   }
 
   /** Sends a channel request; with `wantReply`, resolves to whether the peer accepted it. */

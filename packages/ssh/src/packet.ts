@@ -290,13 +290,26 @@ export function framedLength(cipher: PacketCipher, payloadLength: number): numbe
   return LENGTH_SIZE + 1 + payloadLength + paddingLength(cipher, payloadLength);
 }
 
-/** {@link framePacket} into `into` at `offset`; returns the plaintext packet length. */
-export function framePacketInto(cipher: PacketCipher, payload: Uint8Array, random: (count: number) => Uint8Array, into: Uint8Array, offset: number): number {
-  const padding = paddingLength(cipher, payload.length);
-  const packetLength = 1 + payload.length + padding;
+/**
+ * {@link framePacket} into `into` at `offset`; returns the plaintext packet length. The
+ * payload is `payload` followed by `rest` when given (a message header and the data it
+ * carries, framed without first joining them).
+ */
+export function framePacketInto(
+  cipher: PacketCipher,
+  payload: Uint8Array,
+  random: (count: number) => Uint8Array,
+  into: Uint8Array,
+  offset: number,
+  rest?: Uint8Array,
+): number {
+  const payloadLength = payload.length + (rest === undefined ? 0 : rest.length);
+  const padding = paddingLength(cipher, payloadLength);
+  const packetLength = 1 + payloadLength + padding;
   writeU32(into, offset, packetLength);
   into[offset + 4] = padding;
   into.set(payload, offset + 5);
-  into.set(random(padding), offset + 5 + payload.length);
+  if (rest !== undefined) into.set(rest, offset + 5 + payload.length);
+  into.set(random(padding), offset + 5 + payloadLength);
   return LENGTH_SIZE + packetLength;
 }

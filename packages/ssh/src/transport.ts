@@ -70,6 +70,13 @@ export interface TransportConfig {
   readonly rekeyIntervalMs: number;
   /** Messages queued while a key exchange is running (RFC 4253 §7.1 forbids sending them). */
   readonly maxQueuedMessages: number;
+  /**
+   * Largest reusable buffer packets are sealed into and written from (grown on demand up to
+   * this). A fresh buffer per write costs zero-filling and, past the allocator's mmap
+   * threshold, page faults; larger writes, or one while the last is still in flight, get
+   * a buffer of their own.
+   */
+  readonly sealBufferSize: number;
   /** Key exchange methods offered, in preference order. */
   readonly kexAlgorithms: readonly KexName[];
   /** Ciphers offered, in preference order. */
@@ -89,6 +96,7 @@ export const TRANSPORT_DEFAULTS: TransportConfig = {
   rekeyBytes: 1 << 30,
   rekeyIntervalMs: 3_600_000,
   maxQueuedMessages: 1024,
+  sealBufferSize: 512 * 1024,
   kexAlgorithms: KEX_NAMES,
   ciphers: CIPHER_NAMES,
   macs: MAC_NAMES,
@@ -117,6 +125,12 @@ export interface TransportHandler {
   /** The transport ended; `error` is null after an orderly close. */
   onClose(error: Error | null): void;
 }
+
+/**
+ * Joins shorter than this (a packet's first bytes, read before its length is known) get an
+ * array of their own, so a head joined into the join buffer is never joined into it again.
+ */
+const JOIN_REUSE_MIN = 64;
 
 /** Random bytes drawn at once for packet padding: one provider call per ~100 packets, not one per packet. */
 const PADDING_POOL_SIZE = 4096;
@@ -152,6 +166,12 @@ export class SshTransport {
 
   /** Received bytes not yet parsed, as the chunks they arrived in (see {@link contiguous}). */
   private inChunks: Uint8Array[] = [];
+  /**
+   * Where a packet split across received chunks is joined once keys are in force: reused,
+   * since every cipher but none decrypts into a fresh array (see {@link readPacket}). It grows
+   * to the largest such packet, at most maxPacketLength plus framing.
+   */
+  private joinBuffer: Uint8Array = new Uint8Array(0);
   private inBytes = 0;
   private versionDone = false;
   private preVersionLines = 0;
@@ -178,6 +198,9 @@ export class SshTransport {
   private rekeyTimer: Timer | undefined;
   private handshakeTimer: Timer | undefined;
   private closed = false;
+  private sealBuffer: Uint8Array = new Uint8Array(0);
+  /** The seal buffer holds a write the flow has not yet taken (Flow: reusable once write resolves). */
+  private sealBufferBusy = false;
   private paddingPool: Uint8Array = new Uint8Array(0);
   private paddingUsed = 0;
   private readonly ready: Promise<void>;
@@ -227,12 +250,17 @@ export class SshTransport {
 
   /**
    * Sends messages as consecutive packets in one write to the flow (one system call on a
-   * socket, one promise); during a key exchange they wait in the queue like {@link send}'s.
+   * socket, one promise); message i is `payloads[i]` followed by `rests[i]` when given (a
+   * header and its data, never joined in between). During a key exchange they wait in the
+   * queue like {@link send}'s.
    */
-  sendBatch(payloads: readonly Uint8Array[]): Promise<void> {
+  sendBatch(payloads: readonly Uint8Array[], rests?: readonly Uint8Array[]): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('SSH transport is closed'));
-    if (this.phase !== 'idle') return Promise.all(payloads.map((payload) => this.send(payload))).then(() => undefined);
-    return this.writePackets(payloads);
+    if (this.phase !== 'idle') {
+      const joined = payloads.map((payload, i) => (rests === undefined ? payload : concatBytes([payload, rests[i]])));
+      return Promise.all(joined.map((payload) => this.send(payload))).then(() => undefined);
+    }
+    return this.writePackets(payloads, rests);
   }
 
   /** Sends DISCONNECT (RFC 4253 §11.1) and closes the flow. */
@@ -278,20 +306,31 @@ export class SshTransport {
     return this.writePackets([payload]);
   }
 
-  /** Frames and seals each payload straight into one buffer, then writes it at once. */
-  private writePackets(payloads: readonly Uint8Array[]): Promise<void> {
+  /** Frames and seals each payload (‖ its rest) straight into one buffer, then writes it at once. */
+  private writePackets(payloads: readonly Uint8Array[], rests?: readonly Uint8Array[]): Promise<void> {
     const cipher = this.sendCipher;
     let total = 0;
-    for (const payload of payloads) total += framedLength(cipher, payload.length) + cipher.tagSize;
-    const out = new Uint8Array(total);
+    for (let i = 0; i < payloads.length; i++) total += framedLength(cipher, payloads[i].length + (rests?.[i].length ?? 0)) + cipher.tagSize;
+    const reuse = !this.sealBufferBusy && total <= this.config.sealBufferSize;
+    if (reuse && this.sealBuffer.length < total) {
+      this.sealBuffer = new Uint8Array(Math.min(this.config.sealBufferSize, Math.max(total, 2 * this.sealBuffer.length)));
+    }
+    const out = reuse ? this.sealBuffer.subarray(0, total) : new Uint8Array(total);
     let offset = 0;
-    for (const payload of payloads) {
-      const plainLength = framePacketInto(cipher, payload, this.padding, out, offset);
+    for (let i = 0; i < payloads.length; i++) {
+      const plainLength = framePacketInto(cipher, payloads[i], this.padding, out, offset, rests?.[i]);
       cipher.sealInPlace(this.sendSequence, out, offset, plainLength);
       this.sendSequence = (this.sendSequence + 1) >>> 0;
       offset += plainLength + cipher.tagSize;
     }
     const written = this.flow.write(out);
+    if (reuse) {
+      this.sealBufferBusy = true;
+      const release = (): void => {
+        this.sealBufferBusy = false;
+      };
+      written.then(release, release);
+    }
     // Counted after the write is queued: a rekey started here must follow these packets.
     this.countBytes(total);
     return written;
@@ -348,8 +387,31 @@ export class SshTransport {
    */
   private contiguous(count: number): Uint8Array | null {
     if (this.inBytes < count) return null;
-    if (this.inChunks[0].length < count) this.inChunks = [concatBytes(this.inChunks)];
+    if (this.inChunks[0].length < count) {
+      // Join exactly `count` bytes; the rest of the last chunk stays a view (no copy of it).
+      const joined = this.joinTarget(count);
+      let filled = 0;
+      while (filled < count) {
+        const chunk = this.inChunks[0];
+        const take = Math.min(chunk.length, count - filled);
+        joined.set(take === chunk.length ? chunk : chunk.subarray(0, take), filled);
+        filled += take;
+        if (take === chunk.length) this.inChunks.shift();
+        else this.inChunks[0] = chunk.subarray(take);
+      }
+      this.inChunks.unshift(joined);
+    }
     return this.inChunks[0];
+  }
+
+  /**
+   * An array of `count` bytes to join received chunks into: the reused join buffer for a
+   * whole packet under keys (it is consumed before the next join), a fresh one otherwise.
+   */
+  private joinTarget(count: number): Uint8Array {
+    if (this.receiveCipher === NONE_CIPHER || count < JOIN_REUSE_MIN) return new Uint8Array(count);
+    if (this.joinBuffer.length < count) this.joinBuffer = new Uint8Array(count);
+    return this.joinBuffer.subarray(0, count);
   }
 
   private consume(count: number): void {

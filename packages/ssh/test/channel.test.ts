@@ -1,4 +1,4 @@
-import { LimitExceeded, ProtocolError } from '@morgana/core';
+import { LimitExceeded, ProtocolError, concatBytes } from '@morgana/core';
 import { describe, expect, it } from 'vitest';
 import { MSG, type SshChannel, SshConnection, type SshTransport, encode } from '../src/index.js';
 
@@ -7,7 +7,7 @@ function connection(windowSize: number, maxChannels = 4): { conn: SshConnection;
   const sent: Uint8Array[] = [];
   const transport = {
     send: async (payload: Uint8Array) => void sent.push(payload),
-    sendBatch: async (payloads: Uint8Array[]) => void sent.push(...payloads),
+    sendBatch: async (headers: Uint8Array[], pieces: Uint8Array[]) => void sent.push(...headers.map((header, i) => concatBytes([header, pieces[i]]))),
     lastReceivedSequence: () => 7,
   } as unknown as SshTransport;
   const conn = new SshConnection(transport, { windowSize, maxPacketSize: 1000, maxChannels });
@@ -61,7 +61,7 @@ describe('channels (RFC 4254 §5)', () => {
     const batches: number[][] = [];
     const transport = {
       send: async () => undefined,
-      sendBatch: async (payloads: Uint8Array[]) => void batches.push(payloads.map((m) => m.length - 9)),
+      sendBatch: async (_headers: Uint8Array[], pieces: Uint8Array[]) => void batches.push(pieces.map((piece) => piece.length)),
     } as unknown as SshTransport;
     const conn = new SshConnection(transport, { windowSize: 1000, maxPacketSize: 1000, writeBatchSize: 40 });
     const opened: SshChannel[] = [];
