@@ -77,8 +77,17 @@ export async function startOpenflowSwitch(options: OpenflowSwitchOptions): Promi
     passive: listen !== undefined, listenPort: listen?.port, listenAddress: listen === undefined ? undefined : parseIpv4(listen.host),
     controllers: controllers.map((target) => ({ address: parseIpv4(target.host), port: target.port })),
   });
-  // A listener on one address binds a tick later; wait for it so a port of 0 is reported as bound.
-  for (let tries = 0; listen !== undefined && sw.port === 0 && tries < 100; tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (listen !== undefined) {
+    // A listener on one address binds a tick later: wait for the bind (a port of 0 learns its
+    // number then) and fail the start when it was refused, e.g. an address in use.
+    for (let tries = 0; tries < 5 || (sw.port === 0 && tries < 100); tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    if ((stack.tcp.stats()['listen-errors'] ?? 0) > 0) {
+      sw.close();
+      await Promise.all(ports.map((port) => port.close()));
+      await stack.close();
+      throw new Error(`cannot listen on ${options.listen} (address in use or not local)`);
+    }
+  }
   const reach = [
     ...(listen === undefined ? [] : [`tcp:${listen.host}:${sw.port} (passive: ovs-ofctl tcp:${listen.host}:${sw.port})`]),
     ...controllers.map((target) => `controller tcp:${target.host}:${target.port} (active, reconnecting)`),

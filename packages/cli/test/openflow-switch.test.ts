@@ -76,6 +76,19 @@ describe('morgana openflow-switch', () => {
     }
   });
 
+  it('fails to start when the --listen address is taken', async () => {
+    const stack = createSocketStack();
+    const taken = stack.tcp.listen(0);
+    const port = new RecordingNetif(A as MacAddress);
+    try {
+      await expect(startOpenflowSwitch({ controllers: [], listen: `127.0.0.1:${taken.port}`, ports: ['tapa'], log: createLogger('error'), openPort: async () => port }))
+        .rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+/);
+    } finally {
+      taken.close();
+      await stack.close();
+    }
+  });
+
   it('refuses a command line without ports or without a controller and listener (exit status 2)', async () => {
     const errors: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
