@@ -10,11 +10,12 @@ import {
   OFPET_PORT_MOD_FAILED, OFPET_ROLE_REQUEST_FAILED, OFPET_TABLE_MOD_FAILED, OFPFC_ADD, OFPFC_DELETE, OFPFC_DELETE_STRICT,
   OFPFC_MODIFY, OFPFC_MODIFY_STRICT, OFPG_ALL, OFPG_ANY, OFPGC_ADD, OFPGC_DELETE, OFPGC_MODIFY, OFPM_ALL, OFPMC_ADD,
   OFPMC_DELETE, OFPMC_MODIFY, OFPMPF_MORE, OFPP_ANY, OFPTT_ALL, OFP_NO_BUFFER, OFP_VERSION_1_0,
-  OFP_VERSION_1_3, OFPMP_TABLE_FEATURES,
+  OFP_VERSION_1_3, OFPMP_TABLE_FEATURES, OFP13,
 } from './constants.js';
 import type { OutgoingMessage } from './controller.js';
 import { DATAPATH_DEFAULTS, Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPPS_LIVE, type PacketIn } from './datapath.js';
-import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, selects } from './flow-table.js';
+import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, OXM_FIELD_METADATA, selects } from './flow-table.js';
+import type { RawOxm } from './match.js';
 import type { GroupTableConfig } from './group-table.js';
 import type { MeterTableConfig } from './meter-table.js';
 import { type ChannelConfig, SwitchChannel } from './switch-channel.js';
@@ -147,7 +148,10 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
   const toPacketIn = (packet: PacketIn) => (channel: SwitchChannel): OutgoingMessage => ({
     // No packet buffers: the whole frame goes up with OFP_NO_BUFFER (1.3.x §7.4.1).
     type: 'packet-in', bufferId: OFP_NO_BUFFER, totalLen: packet.frame.length, reason: packet.reason,
-    tableId: channel.version === OFP_VERSION_1_0 ? 0 : packet.tableId, cookie: packet.cookie, match: { inPort: packet.inPort }, data: packet.frame,
+    tableId: channel.version === OFP_VERSION_1_0 ? 0 : packet.tableId, cookie: packet.cookie,
+    // The pipeline fields (1.3.x §7.4.1): the ingress port, and the metadata when it is set.
+    match: channel.version === OFP_VERSION_1_0 || packet.metadata === 0n ? { inPort: packet.inPort } : { inPort: packet.inPort, other: [metadataOxm(packet.metadata)] },
+    data: packet.frame,
   });
 
   const flowRemoved = (entry: FlowEntry, tableId: number, reason: number): void => {
@@ -586,6 +590,13 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
       datapath.close();
     },
   };
+}
+
+/** OXM_OF_METADATA carrying `value` (1.3.x §7.2.2.7). */
+function metadataOxm(value: bigint): RawOxm {
+  const payload = new Uint8Array(8);
+  for (let index = 0; index < 8; index += 1) payload[index] = Number((value >> BigInt(8 * (7 - index))) & 0xffn);
+  return { oxmClass: OFP13.OXM_CLASS_OPENFLOW_BASIC, field: OXM_FIELD_METADATA, hasMask: false, payload };
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -84,6 +84,19 @@ describe('switch control channel', () => {
     expect((await modern.expect('flow-removed')).match).toMatchObject({ arpSha: A });
   });
 
+  it('puts the table, cookie and metadata of the sending flow in PACKET_IN (1.3.x §7.4.1)', async () => {
+    const { sw, ports } = start();
+    const controller = await connect(sw, 4);
+    await controller.send(flowMod(4, 3, { instructions: [{ type: 'write-metadata', metadata: 0xabn, mask: 0xffn }, { type: 'goto-table', tableId: 1 }] }));
+    await controller.send(flowMod(4, 4, { tableId: 1, cookie: 77n, instructions: out(0xfffffffd) }));
+    await controller.send({ version: 4, xid: 5, type: 'barrier-request' });
+    await controller.expect('barrier-reply');
+    ports[1]?.inject(ipv4Frame(A, B, 1, 2));
+    const packetIn = await controller.expect('packet-in');
+    expect([packetIn.tableId, packetIn.cookie, packetIn.reason, packetIn.match.inPort]).toEqual([1, 77n, 1, 2]);
+    expect(Array.from(packetIn.match.other?.[0]?.payload ?? [])).toEqual([0, 0, 0, 0, 0, 0, 0, 0xab]);
+  });
+
   it('applies roles: one master, stale generation ids refused, slaves refused changes and spared packet-ins (1.3.x §6.3.5)', async () => {
     const { sw, ports } = start();
     const first = await connect(sw, 4);
