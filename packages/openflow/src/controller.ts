@@ -115,6 +115,9 @@ export class SwitchConnection {
   private outMessages = 0;
   /** A written output buffer, reused for the batch after next (the Flow lets us once its write settled). */
   private spare: Uint8Array | undefined;
+  /** The buffer being written and how many messages it holds. */
+  private inFlightBuffer: Uint8Array = new Uint8Array(0);
+  private inFlightMessages = 0;
   private flushScheduled = false;
   private readonly flushTask = (): void => this.flush();
   /** True while the messages of one read are handled: they are flushed once, after the last. */
@@ -337,20 +340,23 @@ export class SwitchConnection {
     this.outLength = 0;
     this.outMessages = 0;
     this.writeInFlight = true;
-    this.writing = this.flow.write(buffer.subarray(0, length)).then(
-      () => {
-        this.writeInFlight = false;
-        this.queued -= messages;
-        if (buffer.length <= SPARE_BUFFER_LIMIT) this.spare = buffer;
-        if (this.outLength > 0) this.flush();
-      },
-      (error: unknown) => {
-        this.writeInFlight = false;
-        this.queued -= messages;
-        this.close(error instanceof Error ? error : undefined);
-      },
-    );
+    this.inFlightBuffer = buffer;
+    this.inFlightMessages = messages;
+    this.writing = this.flow.write(buffer.subarray(0, length)).then(this.onWritten, this.onWriteFailed);
   }
+
+  private readonly onWritten = (): void => {
+    this.writeInFlight = false;
+    this.queued -= this.inFlightMessages;
+    if (this.inFlightBuffer.length <= SPARE_BUFFER_LIMIT) this.spare = this.inFlightBuffer;
+    if (this.outLength > 0) this.flush();
+  };
+
+  private readonly onWriteFailed = (error: unknown): void => {
+    this.writeInFlight = false;
+    this.queued -= this.inFlightMessages;
+    this.close(error instanceof Error ? error : undefined);
+  };
 
   /** Settles once everything queued so far is written (or failed). */
   private async drain(): Promise<void> {
