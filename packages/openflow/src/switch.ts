@@ -13,7 +13,7 @@ import {
   OFP_VERSION_1_3, OFPMP_TABLE_FEATURES, OFP13,
 } from './constants.js';
 import type { OutgoingMessage } from './controller.js';
-import { DATAPATH_DEFAULTS, Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPPS_LIVE, type PacketIn } from './datapath.js';
+import { Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPPS_LIVE, type PacketIn } from './datapath.js';
 import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, OXM_FIELD_METADATA, selects } from './flow-table.js';
 import type { RawOxm } from './match.js';
 import type { GroupTableConfig } from './group-table.js';
