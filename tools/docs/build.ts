@@ -143,6 +143,7 @@ export function buildSite(options: BuildOptions): SiteReport {
     pages.push({ path: `api/${api.name}.html`, title: `@morgana/${api.name} API`, body: apiPage(api, `api/${api.name}.html`, exporters) });
   }
   pages.push({ path: 'packages/index.html', title: 'Packages', body: packagesIndex(packages.map((p) => p.name), descriptions, 'packages/index.html') });
+  pages.push({ path: 'coverage.html', title: 'RFC coverage', body: coveragePage(root, packages.map((p) => p.name), linker) });
 
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
@@ -230,6 +231,33 @@ function ratio(morgana: readonly { value: number }[], peers: readonly { value: n
   const theirs = pick(...peers.map((r) => r.value));
   const value = better === 'higher' ? ours / theirs : theirs / ours;
   return `${value.toFixed(2)}× ${better === 'higher' ? 'the throughput' : 'as fast'}`;
+}
+
+/**
+ * Every package's coverage section (the README section after the API whose heading says
+ * coverage or standards) on one page: which RFCs morgana implements, and what it leaves out.
+ */
+function coveragePage(root: string, names: readonly string[], linker: (source: string, page: string) => (href: string) => string | undefined): string {
+  const page = 'coverage.html';
+  const sections = names.flatMap((name) => {
+    const source = `packages/${name}/README.md`;
+    const lines = readFileSync(join(root, source), 'utf8').split('\n');
+    const start = lines.findIndex((line) => /^## .*(coverage|standards|scope)/i.test(line));
+    if (start === -1) return [];
+    let end = lines.findIndex((line, index) => index > start && /^## /.test(line));
+    if (end === -1) end = lines.length;
+    const body = renderMarkdown(lines.slice(start + 1, end).join('\n'), { resolveLink: linker(source, page), headingOffset: 1, idPrefix: `${name}-` });
+    return [
+      `<h2 id="${escapeHtml(name)}"><a href="${relativeHref(page, `packages/${name}.html`)}"><code>@morgana/${escapeHtml(name)}</code></a>: ${renderInline(lines[start].replace(/^##\s+/, ''))}</h2>`,
+      body.html,
+    ];
+  });
+  return [
+    '<h1 id="rfc-coverage">RFC coverage</h1>',
+    '<p>What each package implements of the standards behind it, and what it does not, gathered from the packages\' pages.</p>',
+    `<nav class="toc" aria-label="Packages"><ul>${names.map((name) => `<li><a href="#${escapeHtml(name)}">${escapeHtml(name)}</a></li>`).join('')}</ul></nav>`,
+    ...sections,
+  ].join('\n');
 }
 
 function packagesIndex(names: readonly string[], descriptions: ReadonlyMap<string, string>, page: string): string {
@@ -323,6 +351,7 @@ function layout(page: Page, guides: readonly Guide[], packageNames: readonly str
 ${guideLinks}
 </ul>
 <h2>${link('packages/index.html', 'Packages')}</h2>
+<p class="coverage-link">${link('coverage.html', 'RFC coverage of every package')}</p>
 <ul class="packages">
 ${packageLinks}
 </ul>

@@ -30,6 +30,8 @@ export interface MarkdownOptions {
   readonly resolveLink?: (href: string) => string | undefined;
   /** Shifts heading levels down by this much (a README's `#` title under a page title). Default 0. */
   readonly headingOffset?: number;
+  /** Prefixed to every heading id, to keep ids unique when several documents share a page. Default none. */
+  readonly idPrefix?: string;
 }
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -265,7 +267,7 @@ function renderBlocks(lines: readonly string[], options: MarkdownOptions, headin
       const textContent = heading[2];
       const inner = renderInline(textContent, options);
       const plain = inner.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
-      const id = uniqueId(plain, used);
+      const id = (options.idPrefix ?? '') + uniqueId(plain, used);
       headings.push({ level, text: plain, id });
       out.push(`<h${level} id="${escapeHtml(id)}">${inner}</h${level}>`);
       i++;

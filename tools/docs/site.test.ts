@@ -56,7 +56,7 @@ describe('TSDoc links', () => {
 
 describe('docs site', () => {
   it('has an overview, the guides, a packages index and the benchmarks page', () => {
-    for (const page of ['index.html', 'architecture.html', 'compose-a-stack.html', 'write-an-appliance.html', 'backends.html', 'benchmarks.html', 'packages/index.html']) {
+    for (const page of ['index.html', 'architecture.html', 'compose-a-stack.html', 'write-an-appliance.html', 'backends.html', 'benchmarks.html', 'packages/index.html', 'coverage.html']) {
       expect(report.pages, page).toContain(page);
     }
     for (const optional of ['guide-property-testing', 'tcp-conformance']) {
@@ -81,6 +81,20 @@ describe('docs site', () => {
     expect(exportsOf('dns')).toEqual(expect.arrayContaining(['AuthoritativeServer', 'parseZone', 'serveDns']));
     expect(exportsOf('stack')).toEqual(expect.arrayContaining(['createDirectStack', 'createDhcpStack']));
     expect(read('api/core.html')).toMatch(/<section class="api-entry" id="internetChecksum">[\s\S]*?<pre><code class="language-ts">function internetChecksum\(/);
+  });
+
+  it('gathers every package\'s coverage table on one page, with unique ids', () => {
+    const html = read('coverage.html');
+    for (const name of packageNames) expect(html, name).toContain(`<h2 id="${name}">`);
+    // The packages whose READMEs this project's docs keep give a table (others may give a list).
+    for (const name of ['core', 'ethif', 'ipv4', 'udp', 'tcp', 'dhcp', 'stack', 'socket', 'netif-tap', 'netif-socket', 'netif-xen', 'dns', 'http', 'cli', 'ssh-crypto-node']) {
+      const section = html.slice(html.indexOf(`<h2 id="${name}">`)).split('<h2 id=')[1] ?? '';
+      expect(section, `${name} coverage table`).toContain('<table>');
+    }
+    for (const page of report.pages) {
+      const all = [...read(page).matchAll(/\sid="([^"]*)"/g)].map((m) => m[1]);
+      expect(all.length - new Set(all).size, `${page}: repeated ids`).toBe(0);
+    }
   });
 
   it('resolves every internal link and anchor on every page', () => {
