@@ -173,9 +173,14 @@ function finishMatch(fields: Record<string, number>, masks: Record<string, numbe
 export function emitMatch13(writer: ByteWriter, match: Match): void {
   const start = writer.length;
   writer.u16(OFP13.MATCH_TYPE_OXM).u16(0);
-  for (const entry of OXM_FIELDS) {
+  // Stop once every named field is written: most matches name a few of the 35 fields.
+  let named = 0;
+  for (const key in match) if (key !== 'masks' && key !== 'other') named += 1;
+  for (let index = 0; named > 0 && index < OXM_FIELDS.length; index += 1) {
+    const entry = OXM_FIELDS[index] as (typeof OXM_FIELDS)[number];
     const value = match[entry.name];
     if (value === undefined) continue;
+    named -= 1;
     writeOxm(writer, entry.name, value, match.masks?.[entry.name]);
   }
   for (const raw of match.other ?? []) writeRawOxm(writer, raw);

@@ -623,46 +623,6 @@ function parseBody(version: OfpVersion, type: string, xid: number, r: ByteReader
     case 'echo-request': case 'echo-reply': return { version, xid, type, data: r.bytesCopy(r.remaining) };
     case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request':
       return { version, xid, type };
-    case 'experimenter': return { version, xid, type, ...parseExperimenter(version, r) };
-    case 'port-mod': {
-      const portNo = readPort(version, r);
-      if (!v10) r.skip(4);
-      const hwAddr = readMac(r);
-      if (!v10) r.skip(2);
-      const config = r.u32();
-      const mask = r.u32();
-      const advertise = r.u32();
-      r.skip(4);
-      return { version, xid, type, portNo, hwAddr, config, mask, advertise };
-    }
-    case 'table-mod': {
-      const tableId = r.u8();
-      r.skip(3);
-      return { version, xid, type, tableId, config: r.u32() };
-    }
-    case 'group-mod': return { version, xid, type, ...parseGroupMod(r) };
-    case 'meter-mod': return { version, xid, type, ...parseMeterMod(r) };
-    case 'role-request': case 'role-reply': {
-      const role = r.u32();
-      r.skip(4);
-      return { version, xid, type, role, generationId: r.u64() };
-    }
-    case 'get-async-reply': case 'set-async': {
-      const packetInMask: AsyncMask = [r.u32(), r.u32()];
-      const portStatusMask: AsyncMask = [r.u32(), r.u32()];
-      const flowRemovedMask: AsyncMask = [r.u32(), r.u32()];
-      return { version, xid, type, packetInMask, portStatusMask, flowRemovedMask };
-    }
-    case 'queue-get-config-request': {
-      const port = readPort(version, r);
-      r.skip(v10 ? 2 : 4);
-      return { version, xid, type, port };
-    }
-    case 'queue-get-config-reply': {
-      const port = readPort(version, r);
-      r.skip(v10 ? 6 : 4);
-      return { version, xid, type, port, queues: readAll(r, (q) => parseQueue(version, q)) };
-    }
     case 'features-reply': {
       const datapathId = r.u64();
       const nBuffers = r.u32();
@@ -764,6 +724,46 @@ function parseBody(version: OfpVersion, type: string, xid: number, r: ByteReader
         ? { version, xid, type, flags, body: parseMultipartRequest(version, statsType, r) }
         : { version, xid, type, flags, body: parseMultipartReply(version, statsType, r) };
     }
+    case 'experimenter': return { version, xid, type, ...parseExperimenter(version, r) };
+    case 'port-mod': {
+      const portNo = readPort(version, r);
+      if (!v10) r.skip(4);
+      const hwAddr = readMac(r);
+      if (!v10) r.skip(2);
+      const config = r.u32();
+      const mask = r.u32();
+      const advertise = r.u32();
+      r.skip(4);
+      return { version, xid, type, portNo, hwAddr, config, mask, advertise };
+    }
+    case 'table-mod': {
+      const tableId = r.u8();
+      r.skip(3);
+      return { version, xid, type, tableId, config: r.u32() };
+    }
+    case 'group-mod': return { version, xid, type, ...parseGroupMod(r) };
+    case 'meter-mod': return { version, xid, type, ...parseMeterMod(r) };
+    case 'role-request': case 'role-reply': {
+      const role = r.u32();
+      r.skip(4);
+      return { version, xid, type, role, generationId: r.u64() };
+    }
+    case 'get-async-reply': case 'set-async': {
+      const packetInMask: AsyncMask = [r.u32(), r.u32()];
+      const portStatusMask: AsyncMask = [r.u32(), r.u32()];
+      const flowRemovedMask: AsyncMask = [r.u32(), r.u32()];
+      return { version, xid, type, packetInMask, portStatusMask, flowRemovedMask };
+    }
+    case 'queue-get-config-request': {
+      const port = readPort(version, r);
+      r.skip(v10 ? 2 : 4);
+      return { version, xid, type, port };
+    }
+    case 'queue-get-config-reply': {
+      const port = readPort(version, r);
+      r.skip(v10 ? 6 : 4);
+      return { version, xid, type, port, queues: readAll(r, (q) => parseQueue(version, q)) };
+    }
     default:
       throw new DecodeError('bad-type', `OpenFlow message type ${type} is not supported`);
   }
@@ -814,30 +814,6 @@ export function emitMessage(message: OfpMessage): Uint8Array {
       break;
     case 'echo-request': case 'echo-reply': w.bytes(m.data); break;
     case 'features-request': case 'get-config-request': case 'barrier-request': case 'barrier-reply': case 'get-async-request': break;
-    case 'experimenter': emitExperimenter(version, w, m); break;
-    case 'port-mod':
-      writePort(version, w, m.portNo);
-      if (!v10) w.u32(0);
-      writeMac(w, m.hwAddr);
-      if (!v10) w.u16(0);
-      w.u32(m.config).u32(m.mask).u32(m.advertise).u32(0);
-      break;
-    case 'table-mod': w.u8(m.tableId).u8(0).u16(0).u32(m.config); break;
-    case 'group-mod': emitGroupMod(w, m); break;
-    case 'meter-mod': emitMeterMod(w, m); break;
-    case 'role-request': case 'role-reply': w.u32(m.role).u32(0).u64(m.generationId); break;
-    case 'get-async-reply': case 'set-async':
-      for (const mask of [m.packetInMask, m.portStatusMask, m.flowRemovedMask]) w.u32(mask[0]).u32(mask[1]);
-      break;
-    case 'queue-get-config-request':
-      writePort(version, w, m.port);
-      if (v10) w.u16(0); else w.u32(0);
-      break;
-    case 'queue-get-config-reply':
-      writePort(version, w, m.port);
-      if (v10) w.u16(0).u32(0); else w.u32(0);
-      for (const queue of m.queues) emitQueue(version, w, queue);
-      break;
     case 'features-reply':
       w.u64(m.datapathId).u32(m.nBuffers).u8(m.nTables);
       if (v10) w.u8(0).u16(0); else w.u8(m.auxiliaryId).u16(0);
@@ -900,6 +876,30 @@ export function emitMessage(message: OfpMessage): Uint8Array {
       if (!v10) w.u32(0);
       if (m.type === 'multipart-request') emitMultipartRequest(version, w, m.body);
       else emitMultipartReply(version, w, m.body);
+      break;
+    case 'experimenter': emitExperimenter(version, w, m); break;
+    case 'port-mod':
+      writePort(version, w, m.portNo);
+      if (!v10) w.u32(0);
+      writeMac(w, m.hwAddr);
+      if (!v10) w.u16(0);
+      w.u32(m.config).u32(m.mask).u32(m.advertise).u32(0);
+      break;
+    case 'table-mod': w.u8(m.tableId).u8(0).u16(0).u32(m.config); break;
+    case 'group-mod': emitGroupMod(w, m); break;
+    case 'meter-mod': emitMeterMod(w, m); break;
+    case 'role-request': case 'role-reply': w.u32(m.role).u32(0).u64(m.generationId); break;
+    case 'get-async-reply': case 'set-async':
+      for (const mask of [m.packetInMask, m.portStatusMask, m.flowRemovedMask]) w.u32(mask[0]).u32(mask[1]);
+      break;
+    case 'queue-get-config-request':
+      writePort(version, w, m.port);
+      if (v10) w.u16(0); else w.u32(0);
+      break;
+    case 'queue-get-config-reply':
+      writePort(version, w, m.port);
+      if (v10) w.u16(0).u32(0); else w.u32(0);
+      for (const queue of m.queues) emitQueue(version, w, queue);
       break;
   }
   w.patchU16(HEADER.LENGTH, w.length);
