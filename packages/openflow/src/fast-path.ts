@@ -5,6 +5,7 @@
  * {@link PacketOutTemplate} write the two answers by patching bytes the general codec emitted
  * once, so every message they write is byte for byte what `emitMessage` makes of the same repr.
  */
+import { readU16, readU32, writeU16, writeU32 } from '@morgana/core';
 import { OFPFC_ADD, OFPG_ANY, OFPP_ANY, OFP_VERSION_1_0, OFP_VERSION_1_3, OFP13 } from './constants.js';
 import { OXM_FIELDS, type Match, portFrom16, portTo16 } from './match.js';
 import { HEADER, type OfpMessage, emitMessage } from './wire.js';
@@ -21,34 +22,16 @@ export const PACKET_IN13 = { BUFFER_ID: 8, TOTAL_LEN: 12, REASON: 14, TABLE_ID: 
 export const NO_IN_PORT = -1;
 
 const TWO_32 = 0x1_0000_0000;
+/** What the OXM walk returns for a match it leaves to the general parser. */
+const GENERAL_PARSE = -2;
 
 /** Value width of each named OXM field of class OPENFLOW_BASIC, by field number (0 = not named). */
 const OXM_WIDTH = new Uint8Array(64);
 for (const entry of OXM_FIELDS) if (entry.field < 64) OXM_WIDTH[entry.field] = entry.width;
 
-function readU16(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
-}
-
 /** A 48-bit MAC address at `at`, as a number. */
 export function readMacAt(bytes: Uint8Array, at: number): number {
   return readU16(bytes, at) * TWO_32 + readU32(bytes, at + 2);
-}
-
-function writeU16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 8;
-  bytes[at + 1] = value;
-}
-
-function writeU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = value >>> 16;
-  bytes[at + 2] = value >>> 8;
-  bytes[at + 3] = value;
 }
 
 /** Writes a 48-bit MAC address held in a number. */
@@ -69,7 +52,7 @@ function copyBytes(target: Uint8Array, at: number, source: Uint8Array, from: num
 
 /**
  * Walks a 1.3 OXM match body at [start, end) and returns its IN_PORT value, NO_IN_PORT, or
- * -2 to leave the message to the general parser. Only matches of named OpenFlow-basic fields,
+ * GENERAL_PARSE to leave the message to the general parser. Only matches of named OpenFlow-basic fields,
  * each once and at its width (the checks `parseMatch13` makes on them), are read here: anything
  * else (another class, an unnamed field, a malformed TLV) goes the general way, which reports
  * an error or delivers the message as it reads it.
@@ -81,19 +64,19 @@ function scanOxmInPort(bytes: Uint8Array, start: number, end: number): number {
   let seenHigh = 0;
   let inPort = NO_IN_PORT;
   while (at < end) {
-    if (end - at < 4 || readU16(bytes, at) !== OFP13.OXM_CLASS_OPENFLOW_BASIC) return -2;
+    if (end - at < 4 || readU16(bytes, at) !== OFP13.OXM_CLASS_OPENFLOW_BASIC) return GENERAL_PARSE;
     const fieldAndMask = bytes[at + 2] as number;
     const length = bytes[at + 3] as number;
     const field = fieldAndMask >> 1;
     const width = field < 64 ? (OXM_WIDTH[field] as number) : 0;
     const value = at + 4;
-    if (width === 0 || length !== ((fieldAndMask & 1) === 1 ? 2 * width : width) || end - value < length) return -2;
+    if (width === 0 || length !== ((fieldAndMask & 1) === 1 ? 2 * width : width) || end - value < length) return GENERAL_PARSE;
     const bit = 1 << (field & 31);
     if (field < 32) {
-      if ((seenLow & bit) !== 0) return -2;
+      if ((seenLow & bit) !== 0) return GENERAL_PARSE;
       seenLow |= bit;
     } else {
-      if ((seenHigh & bit) !== 0) return -2;
+      if ((seenHigh & bit) !== 0) return GENERAL_PARSE;
       seenHigh |= bit;
     }
     if (field === 0) inPort = readU32(bytes, value);
@@ -150,7 +133,7 @@ export class RawPacketIn {
       // The padded match, then 2 pad bytes, must fit before the frame.
       if (padded + 2 > end) return false;
       const inPort = scanOxmInPort(bytes, match + 4, match + matchLength);
-      if (inPort === -2) return false;
+      if (inPort === GENERAL_PARSE) return false;
       this.inPort = inPort;
       this.reason = bytes[offset + PACKET_IN13.REASON] as number;
       this.tableId = bytes[offset + PACKET_IN13.TABLE_ID] as number;

@@ -81,7 +81,7 @@ export class MessageFramer {
     const size = data.length;
     let offset = 0;
     while (size - offset >= HEADER.SIZE) {
-      const length = ((data[offset + HEADER.LENGTH] as number) << 8) | (data[offset + HEADER.LENGTH + 1] as number);
+      const length = readU16(data, offset + HEADER.LENGTH);
       if (length < HEADER.SIZE || length > maxMessageSize) {
         this.pending = EMPTY;
         if (length < HEADER.SIZE) throw new DecodeError('bad-length', `message length ${length} is shorter than the header`, offset);
