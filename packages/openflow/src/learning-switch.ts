@@ -98,9 +98,15 @@ export class MacTable {
     return this.ports[entry] as number;
   }
 
+  /**
+   * The MAC's home slot: its two halves mixed by MurmurHash3's finalizer, so that every input bit
+   * reaches the low bits the mask keeps (MACs that differ only in high octets must not collide).
+   */
   private home(mac: number): number {
-    const high = Math.floor(mac / TWO_32);
-    return (Math.imul(mac >>> 0, 0x9e3779b1) ^ Math.imul(high ^ 0x5bd1e995, 0x85ebca77)) & this.mask;
+    let hash = (mac >>> 0) ^ Math.imul(Math.floor(mac / TWO_32), 0x9e3779b1);
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+    return (hash ^ (hash >>> 16)) & this.mask;
   }
 
   private find(mac: number): number {
