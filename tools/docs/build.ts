@@ -92,7 +92,6 @@ export function buildSite(options: BuildOptions): SiteReport {
   // Where each repository path is on the site.
   const pageOf = new Map<string, string>(Object.entries(ALIASES));
   for (const guide of guides) pageOf.set(guide.source, guide.page);
-  pageOf.set('docs/architecture.md', 'architecture.html');
   pageOf.set('../shared/ARCHITECTURE.md', 'architecture.html');
   pageOf.set('docs/benchmark-results.json', 'benchmark-results.json');
   for (const name of packageNames) {
@@ -122,8 +121,10 @@ export function buildSite(options: BuildOptions): SiteReport {
   const pages: Page[] = [];
   for (const guide of guides) {
     const rendered = renderMarkdown(readFileSync(join(root, guide.source), 'utf8'), { resolveLink: linker(guide.source, guide.page) });
-    let body = insertAfterTitle(rendered.html, contents(rendered.headings));
-    if (guide.page === 'benchmarks.html' && results !== undefined) body = insertAfterTitle(body, chartsSection(results, guide.page));
+    const charts = guide.page === 'benchmarks.html' && results !== undefined;
+    let body = charts ? insertAfterTitle(rendered.html, chartsSection(results, guide.page)) : rendered.html;
+    const chartsHeading: Heading[] = charts ? [{ level: 2, text: CHARTS_HEADING.text, id: CHARTS_HEADING.id }] : [];
+    body = insertAfterTitle(body, contents([...chartsHeading, ...rendered.headings]));
     pages.push({ path: guide.page, title: rendered.title ?? guide.nav, body });
   }
   // Which package exports a name, for {@link} across packages (core first: it defines the interfaces).
@@ -203,6 +204,8 @@ function insertAfterTitle(html: string, insert: string): string {
   return end === -1 ? `${insert}\n${html}` : `${html.slice(0, end + 5)}\n${insert}${html.slice(end + 5)}`;
 }
 
+const CHARTS_HEADING = { id: 'morgana-against-its-peers', text: 'morgana against its peers' } as const;
+
 function chartsSection(results: BenchmarkResults, page: string): string {
   const figures = results.comparisons.map((c) => {
     const morgana = c.results.filter((r) => r.morgana === true);
@@ -218,7 +221,7 @@ function chartsSection(results: BenchmarkResults, page: string): string {
   });
   return [
     '<section class="charts">',
-    '<h2 id="morgana-against-its-peers">morgana against its peers</h2>',
+    `<h2 id="${CHARTS_HEADING.id}">${CHARTS_HEADING.text}</h2>`,
     `<p>Drawn from <a href="${relativeHref(page, 'benchmark-results.json')}">benchmark-results.json</a>; morgana's rows in blue, a lighter bar end shows the spread over runs. ${escapeHtml(results.machine)}</p>`,
     ...figures,
     '</section>',
