@@ -68,19 +68,123 @@ export const OFPBRC_BAD_MULTIPART = 2;
 export const OFPBRC_BAD_EXPERIMENTER = 3;
 /** OFPBRC_BAD_SUBTYPE (1.0) / OFPBRC_BAD_EXP_TYPE (1.3). */
 export const OFPBRC_BAD_EXP_TYPE = 4;
+export const OFPBRC_EPERM = 5;
 export const OFPBRC_BAD_LEN = 6;
-/** ofp_bad_action_code: unknown type, bad length. */
+/** 1.3 only: OFPBRC_BUFFER_EMPTY .. OFPBRC_MULTIPART_BUFFER_OVERFLOW. */
+export const OFPBRC_BUFFER_EMPTY = 7;
+export const OFPBRC_BUFFER_UNKNOWN = 8;
+export const OFPBRC_BAD_TABLE_ID = 9;
+export const OFPBRC_IS_SLAVE = 10;
+export const OFPBRC_BAD_PORT = 11;
+export const OFPBRC_BAD_PACKET = 12;
+export const OFPBRC_MULTIPART_BUFFER_OVERFLOW = 13;
+/** ofp_bad_action_code (1.0 stops at OFPBAC_BAD_QUEUE = 8, with VENDOR for EXPERIMENTER). */
 export const OFPBAC_BAD_TYPE = 0;
 export const OFPBAC_BAD_LEN = 1;
 export const OFPBAC_BAD_EXPERIMENTER = 2;
-/** ofp_bad_instruction_code (1.3): unknown instruction, bad length. */
+export const OFPBAC_BAD_EXP_TYPE = 3;
+export const OFPBAC_BAD_OUT_PORT = 4;
+export const OFPBAC_BAD_ARGUMENT = 5;
+export const OFPBAC_EPERM = 6;
+export const OFPBAC_TOO_MANY = 7;
+export const OFPBAC_BAD_QUEUE = 8;
+export const OFPBAC_BAD_OUT_GROUP = 9;
+export const OFPBAC_MATCH_INCONSISTENT = 10;
+export const OFPBAC_UNSUPPORTED_ORDER = 11;
+export const OFPBAC_BAD_TAG = 12;
+export const OFPBAC_BAD_SET_TYPE = 13;
+export const OFPBAC_BAD_SET_LEN = 14;
+export const OFPBAC_BAD_SET_ARGUMENT = 15;
+/** ofp_bad_instruction_code (1.3). */
 export const OFPBIC_UNKNOWN_INST = 0;
-export const OFPBIC_BAD_LEN = 8;
-/** ofp_bad_match_code (1.3): unsupported match type, bad length, bad field, duplicate field. */
+export const OFPBIC_UNSUP_INST = 1;
+export const OFPBIC_BAD_TABLE_ID = 2;
+export const OFPBIC_UNSUP_METADATA = 3;
+export const OFPBIC_UNSUP_METADATA_MASK = 4;
+export const OFPBIC_BAD_EXPERIMENTER = 5;
+export const OFPBIC_BAD_EXP_TYPE = 6;
+export const OFPBIC_BAD_LEN = 7;
+export const OFPBIC_EPERM = 8;
+/** ofp_bad_match_code (1.3). */
 export const OFPBMC_BAD_TYPE = 0;
 export const OFPBMC_BAD_LEN = 1;
-export const OFPBMC_BAD_FIELD = 5;
-export const OFPBMC_DUP_FIELD = 9;
+export const OFPBMC_BAD_TAG = 2;
+export const OFPBMC_BAD_DL_ADDR_MASK = 3;
+export const OFPBMC_BAD_NW_ADDR_MASK = 4;
+export const OFPBMC_BAD_WILDCARDS = 5;
+export const OFPBMC_BAD_FIELD = 6;
+export const OFPBMC_BAD_VALUE = 7;
+export const OFPBMC_BAD_MASK = 8;
+export const OFPBMC_BAD_PREREQ = 9;
+export const OFPBMC_DUP_FIELD = 10;
+export const OFPBMC_EPERM = 11;
+/** ofp_flow_mod_failed_code (1.3 numbering; 1.0 has ALL_TABLES_FULL 0, OVERLAP 1, EPERM 2, BAD_EMERG_TIMEOUT 3, BAD_COMMAND 4, UNSUPPORTED 5). */
+export const OFPFMFC_UNKNOWN = 0;
+export const OFPFMFC_TABLE_FULL = 1;
+export const OFPFMFC_BAD_TABLE_ID = 2;
+export const OFPFMFC_OVERLAP = 3;
+export const OFPFMFC_EPERM = 4;
+export const OFPFMFC_BAD_TIMEOUT = 5;
+export const OFPFMFC_BAD_COMMAND = 6;
+export const OFPFMFC_BAD_FLAGS = 7;
+/** ofp_group_mod_failed_code (1.3). */
+export const OFPGMFC_GROUP_EXISTS = 0;
+export const OFPGMFC_INVALID_GROUP = 1;
+export const OFPGMFC_WEIGHT_UNSUPPORTED = 2;
+export const OFPGMFC_OUT_OF_GROUPS = 3;
+export const OFPGMFC_OUT_OF_BUCKETS = 4;
+export const OFPGMFC_CHAINING_UNSUPPORTED = 5;
+export const OFPGMFC_WATCH_UNSUPPORTED = 6;
+export const OFPGMFC_LOOP = 7;
+export const OFPGMFC_UNKNOWN_GROUP = 8;
+export const OFPGMFC_CHAINED_GROUP = 9;
+export const OFPGMFC_BAD_TYPE = 10;
+export const OFPGMFC_BAD_COMMAND = 11;
+export const OFPGMFC_BAD_BUCKET = 12;
+export const OFPGMFC_BAD_WATCH = 13;
+export const OFPGMFC_EPERM = 14;
+/** ofp_port_mod_failed_code (1.3; 1.0 has BAD_PORT 0, BAD_HW_ADDR 1). */
+export const OFPPMFC_BAD_PORT = 0;
+export const OFPPMFC_BAD_HW_ADDR = 1;
+export const OFPPMFC_BAD_CONFIG = 2;
+export const OFPPMFC_BAD_ADVERTISE = 3;
+export const OFPPMFC_EPERM = 4;
+/** ofp_table_mod_failed_code (1.3). */
+export const OFPTMFC_BAD_TABLE = 0;
+export const OFPTMFC_BAD_CONFIG = 1;
+export const OFPTMFC_EPERM = 2;
+/** ofp_queue_op_failed_code. */
+export const OFPQOFC_BAD_PORT = 0;
+export const OFPQOFC_BAD_QUEUE = 1;
+export const OFPQOFC_EPERM = 2;
+/** ofp_switch_config_failed_code (1.3). */
+export const OFPSCFC_BAD_FLAGS = 0;
+export const OFPSCFC_BAD_LEN = 1;
+export const OFPSCFC_EPERM = 2;
+/** ofp_role_request_failed_code (1.3). */
+export const OFPRRFC_STALE = 0;
+export const OFPRRFC_UNSUP = 1;
+export const OFPRRFC_BAD_ROLE = 2;
+/** ofp_meter_mod_failed_code (1.3). */
+export const OFPMMFC_UNKNOWN = 0;
+export const OFPMMFC_METER_EXISTS = 1;
+export const OFPMMFC_INVALID_METER = 2;
+export const OFPMMFC_UNKNOWN_METER = 3;
+export const OFPMMFC_BAD_COMMAND = 4;
+export const OFPMMFC_BAD_FLAGS = 5;
+export const OFPMMFC_BAD_RATE = 6;
+export const OFPMMFC_BAD_BURST = 7;
+export const OFPMMFC_BAD_BAND = 8;
+export const OFPMMFC_BAD_BAND_VALUE = 9;
+export const OFPMMFC_OUT_OF_METERS = 10;
+export const OFPMMFC_OUT_OF_BANDS = 11;
+/** ofp_table_features_failed_code (1.3). */
+export const OFPTFFC_BAD_TABLE = 0;
+export const OFPTFFC_BAD_METADATA = 1;
+export const OFPTFFC_BAD_TYPE = 2;
+export const OFPTFFC_BAD_LEN = 3;
+export const OFPTFFC_BAD_ARGUMENT = 4;
+export const OFPTFFC_EPERM = 5;
 
 /** Flow-mod commands. */
 export const OFPFC_ADD = 0;

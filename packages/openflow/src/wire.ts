@@ -7,7 +7,7 @@ import { type Action, type Instruction, emitActions, emitInstructions, parseActi
 import {
   OFP10, OFP13, OFPBAC_BAD_LEN, OFPBAC_BAD_TYPE, OFPBIC_BAD_LEN, OFPBIC_UNKNOWN_INST, OFPBMC_BAD_LEN, OFPBMC_BAD_TYPE,
   OFPBMC_DUP_FIELD, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION,
-  OFPET_BAD_MATCH, OFPET_BAD_REQUEST, OFPET_EXPERIMENTER, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_EXPERIMENTER, OFPMP_FLOW, OFPMP_GROUP,
+  OFPET_BAD_MATCH, OFPET_BAD_REQUEST, OFPET_EXPERIMENTER, OFPET_METER_MOD_FAILED, OFPMMFC_BAD_BAND, OFPBAC_BAD_SET_ARGUMENT, OFPMP_AGGREGATE, OFPMP_DESC, OFPMP_EXPERIMENTER, OFPMP_FLOW, OFPMP_GROUP,
   OFPMP_GROUP_DESC, OFPMP_GROUP_FEATURES, OFPMP_METER, OFPMP_METER_CONFIG, OFPMP_METER_FEATURES, OFPMP_PORT_DESC,
   OFPMP_PORT_STATS, OFPMP_QUEUE, OFPMP_TABLE, OFP_VERSION_1_0, OFP_VERSION_1_3, type OfpVersion,
 } from './constants.js';
@@ -921,6 +921,8 @@ const REFUSALS: Readonly<Record<string, readonly [number, number]>> = {
   'bad-version': [OFPET_BAD_REQUEST, OFPBRC_BAD_VERSION],
   'bad-action': [OFPET_BAD_ACTION, OFPBAC_BAD_TYPE],
   'bad-action-length': [OFPET_BAD_ACTION, OFPBAC_BAD_LEN],
+  // More than one OXM, or a masked one, in a set-field (1.3 §7.2.5); 1.0 never raises it.
+  'bad-set-field': [OFPET_BAD_ACTION, OFPBAC_BAD_SET_ARGUMENT],
 };
 /** 1.3 only: OpenFlow 1.0 has no bad-instruction or bad-match error types. */
 const REFUSALS_13: Readonly<Record<string, readonly [number, number]>> = {
@@ -930,6 +932,7 @@ const REFUSALS_13: Readonly<Record<string, readonly [number, number]>> = {
   'bad-match-length': [OFPET_BAD_MATCH, OFPBMC_BAD_LEN],
   'bad-oxm-length': [OFPET_BAD_MATCH, OFPBMC_BAD_LEN],
   'duplicate-oxm': [OFPET_BAD_MATCH, OFPBMC_DUP_FIELD],
+  'bad-meter-band': [OFPET_METER_MOD_FAILED, OFPMMFC_BAD_BAND],
 };
 
 /**

@@ -120,7 +120,16 @@ describe('OpenFlow codec: every message type', () => {
     const error = decodeError(duplicate.subarray(0, duplicate.length));
     expect(error?.reason).toBe('duplicate-oxm');
     const reply = errorForDecodeError(4, duplicate, error as DecodeError);
+    // OFPET_BAD_MATCH (4) / OFPBMC_DUP_FIELD (10), numbered as 1.3.x §A.4.4 numbers them.
     expect(reply.type === 'error' && [reply.errorType, reply.code]).toEqual([OFPET_BAD_MATCH, OFPBMC_DUP_FIELD]);
+    expect([OFPET_BAD_MATCH, OFPBMC_DUP_FIELD]).toEqual([4, 10]);
+    // An undefined meter band type is OFPET_METER_MOD_FAILED (12) / OFPMMFC_BAD_BAND (8).
+    const meterMod = emitMessage(sampleMessages(4)['meter-mod'] as OfpMessage);
+    meterMod[17] = 3;
+    const bandError = decodeError(meterMod);
+    expect(bandError?.reason).toBe('bad-meter-band');
+    const bandReply = errorForDecodeError(4, meterMod, bandError as DecodeError);
+    expect(bandReply.type === 'error' && [bandReply.errorType, bandReply.code]).toEqual([12, 8]);
     // 1.0 has no bad-match error type: the same failure is OFPBRC_BAD_LEN there.
     const reply10 = errorForDecodeError(1, duplicate, error as DecodeError);
     expect(reply10.type === 'error' && [reply10.errorType, reply10.code]).toEqual([OFPET_BAD_REQUEST, OFPBRC_BAD_LEN]);
