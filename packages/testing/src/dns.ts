@@ -118,8 +118,17 @@ export function arbDnsMessageBytes(options: DnsMessageArbitraryOptions = {}): fc
   return arbDnsMessage(options).map((message) => encodeMessage(message));
 }
 
+/** `message`, zero-padded to a whole header when it is shorter (mutations may be stacked). */
+function withHeader(message: Uint8Array): Uint8Array {
+  if (message.length >= HEADER_LENGTH) return message;
+  const out = new Uint8Array(HEADER_LENGTH);
+  out.set(message);
+  return out;
+}
+
 /** Inserts `name` as a first question at the start of the question section and counts it. */
-function withFirstQuestion(message: Uint8Array, name: readonly number[]): Uint8Array {
+function withFirstQuestion(original: Uint8Array, name: readonly number[]): Uint8Array {
+  const message = withHeader(original);
   const question = [...name, 0, 1, 0, 1];
   const out = new Uint8Array(message.length + question.length);
   out.set(message.subarray(0, HEADER_LENGTH));
@@ -175,7 +184,8 @@ export function dnsMutators(): Mutator[] {
         return { bytes: out, mutation: `label of ${length} octets in a ${out.length}-byte message`, invalid: true };
       }),
     (message) => fc.nat({ max: HEADER_LENGTH - 1 }).map((length): Mutant => ({ bytes: message.slice(0, length), mutation: `cut to ${length} bytes`, invalid: true })),
-    ...COUNT_FIELDS.map((field) => (message: Uint8Array): fc.Arbitrary<Mutant> => {
+    ...COUNT_FIELDS.map((field) => (original: Uint8Array): fc.Arbitrary<Mutant> => {
+      const message = withHeader(original);
       // More entries than the bytes after the header could hold: each takes at least 5 octets.
       const least = Math.floor((message.length - HEADER_LENGTH) / 5) + 1 + ((message[field.offset] << 8) | message[field.offset + 1]);
       if (least > 0xffff) return fc.constant({ bytes: message, mutation: `unchanged (${field.name} cannot grow)`, invalid: false });

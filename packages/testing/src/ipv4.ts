@@ -93,6 +93,7 @@ function withChecksum(mutator: Mutator): Mutator {
 export function ipv4Mutators(): Mutator[] {
   return [
     withChecksum((bytes) => {
+      if (bytes.length < IPV4_HEADER_LENGTH) return fc.constant({ bytes, mutation: 'unchanged (no header)', invalid: false });
       const headerLength = (bytes[0] & 0x0f) * 4;
       return fc
         .oneof(fc.integer({ min: 0, max: headerLength - 1 }), fc.integer({ min: bytes.length + 1, max: 0xffff }))

@@ -274,7 +274,9 @@ function messagesByType(version: 1 | 4): Record<string, fc.Arbitrary<OfpMessage>
   const messages: Record<string, fc.Arbitrary<OfpMessage>> = {
     hello: fc.record({ ...base, type: fc.constant('hello' as const) }),
     'hello/versions': fc.record({ ...base, type: fc.constant('hello' as const), versions: fc.uniqueArray(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 4 }).map((list) => list.sort((a, b) => a - b)) }),
-    error: fc.record({ ...base, type: fc.constant('error' as const), errorType: u16, code: u16, data: bytes(64) }),
+    error: fc.record({ ...base, type: fc.constant('error' as const), errorType: v13 ? u16.filter((errorType) => errorType !== 0xffff) : u16, code: u16, data: bytes(64) }),
+    // OFPET_EXPERIMENTER errors carry an experimenter id (1.3 §7.4.4): the codec always reads one.
+    ...(v13 ? { 'error/experimenter': fc.record({ ...base, type: fc.constant('error' as const), errorType: fc.constant(0xffff), code: u16, experimenter: u32, data: bytes(64) }) } : {}),
     echo: fc.record({ ...base, type: fc.constantFrom('echo-request' as const, 'echo-reply' as const), data: bytes(32) }),
     experimenter: fc.record({ ...base, type: fc.constant('experimenter' as const), ...experimenter }),
     empty: fc.record({ ...base, type: fc.constantFrom('features-request' as const, 'get-config-request' as const, 'barrier-request' as const, 'barrier-reply' as const) }),

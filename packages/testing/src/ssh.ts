@@ -5,7 +5,7 @@
  * that make packets whose length and padding fields lie. Needs the optional peer `@morgana/ssh`.
  */
 import * as fc from 'fast-check';
-import { writeU32 } from '@morgana/core';
+import { readU32, writeU32 } from '@morgana/core';
 import { MSG, encode } from '@morgana/ssh';
 import type { KexInitRepr } from '@morgana/ssh';
 import { genericMutators, mutate } from './mutators.js';
@@ -130,6 +130,7 @@ export function sshPacketMutators(): Mutator[] {
       }),
     (bytes) => {
       const packetLength = bytes.length - LENGTH_SIZE;
+      if (packetLength < 2 || readU32(bytes, 0) !== packetLength) return fc.constant({ bytes, mutation: 'unchanged (packet_length does not match the bytes)', invalid: false });
       // padding_length >= packet_length - 1 leaves no payload (or runs past the packet).
       return fc.integer({ min: Math.min(255, packetLength - 1), max: 255 }).map((padding): Mutant => {
         const out = bytes.slice();

@@ -205,7 +205,10 @@ export function tcpOptionsMeaning(options: readonly TcpOption[]): Pick<TcpRepr, 
   return meaning;
 }
 
-/** Replaces a segment's options with `options` (data offset adjusted; the checksum is left zero). */
+/**
+ * Replaces a segment's options with `options` (data offset adjusted; the checksum is left
+ * zero). The segment must hold its whole header.
+ */
 export function withTcpOptions(segment: Uint8Array, options: Uint8Array): Uint8Array {
   const headerLength = (segment[TcpField.dataOffset] >>> 4) * 4;
   const out = new Uint8Array(TCP_HEADER_LENGTH + options.length + segment.length - headerLength);
@@ -284,10 +287,14 @@ export function tcpMutators(addresses?: { readonly source: Ipv4Address; readonly
     if (addresses !== undefined && bytes.length >= TCP_HEADER_LENGTH) fillTcpChecksum(bytes, bytes.length, addresses.source, addresses.destination);
     return bytes;
   };
+  const headerless = (bytes: Uint8Array): fc.Arbitrary<Mutant> => fc.constant({ bytes, mutation: 'unchanged (no header)', invalid: false });
   return [
-    (bytes) => arbMalformedTcpOptions().map(({ options, what }): Mutant => ({ bytes: refill(withTcpOptions(bytes, options)), mutation: what, invalid: true })),
+    (bytes) => {
+      if (bytes.length < TCP_HEADER_LENGTH || (bytes[TcpField.dataOffset] >>> 4) * 4 > bytes.length) return headerless(bytes);
+      return arbMalformedTcpOptions().map(({ options, what }): Mutant => ({ bytes: refill(withTcpOptions(bytes, options)), mutation: what, invalid: true }));
+    },
     (bytes) =>
-      fc.integer({ min: 0, max: 15 }).filter((offset) => offset < 5 || offset * 4 > bytes.length).map((offset): Mutant => {
+      bytes.length < TCP_HEADER_LENGTH ? headerless(bytes) : fc.integer({ min: 0, max: 15 }).filter((offset) => offset < 5 || offset * 4 > bytes.length).map((offset): Mutant => {
         const out = bytes.slice();
         out[TcpField.dataOffset] = (offset << 4) | (out[TcpField.dataOffset] & 0x0f);
         return { bytes: refill(out), mutation: `data offset ${offset} in ${bytes.length} bytes`, invalid: true };

@@ -1,16 +1,17 @@
 import { checksumPartial, readU16 } from '@morgana/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { arbHostileDnsMessage } from '../src/dns.js';
-import { arbHostileArp, arbHostileEthernetFrame } from '../src/ethernet.js';
+import { arbHostileDnsMessage, dnsCountMutators, dnsMutators } from '../src/dns.js';
+import { arbHostileArp, arbHostileEthernetFrame, arpMutators, ethernetMutators } from '../src/ethernet.js';
 import { arbHostileHttpRequest } from '../src/http.js';
-import { arbHostileIcmp, arbHostileIpv4, arbIpv4DatagramBytes } from '../src/ipv4.js';
+import { arbHostileIcmp, arbHostileIpv4, arbIpv4DatagramBytes, icmpMutators, ipv4Mutators } from '../src/ipv4.js';
 import {
   corruptChecksum,
   corruptLength,
   deleteBytes,
   extend,
   flipBits,
+  genericMutators,
   insertBytes,
   mutate,
   mutateRepeatedly,
@@ -19,11 +20,11 @@ import {
   truncate,
   writeField,
 } from '../src/mutators.js';
-import type { Mutant } from '../src/mutators.js';
-import { arbHostileOpenFlowMessage } from '../src/openflow.js';
-import { arbHostileSshPacket } from '../src/ssh.js';
-import { arbHostileTcp } from '../src/tcp.js';
-import { arbHostileUdp } from '../src/udp.js';
+import type { Mutant, Mutator } from '../src/mutators.js';
+import { arbHostileOpenFlowMessage, openFlowMutators } from '../src/openflow.js';
+import { arbHostileSshPacket, sshPacketMutators } from '../src/ssh.js';
+import { arbHostileTcp, tcpMutators } from '../src/tcp.js';
+import { arbHostileUdp, udpMutators } from '../src/udp.js';
 import { arbHostileXmppStanza } from '../src/xmpp.js';
 
 const sample = fc.uint8Array({ minLength: 1, maxLength: 64 });
@@ -143,6 +144,30 @@ describe('hostile arbitraries', () => {
       const invalid = samples.filter((mutant) => mutant.invalid).length;
       expect(invalid).toBeGreaterThan(samples.length / 4);
       expect(new Set(samples.map((mutant) => mutant.mutation.split(/[ :]/)[0])).size).toBeGreaterThan(3);
+    });
+  }
+});
+
+describe('format-aware mutators', () => {
+  const sets: Record<string, Mutator[]> = {
+    ethernet: ethernetMutators(),
+    arp: arpMutators(),
+    ipv4: ipv4Mutators(),
+    icmp: icmpMutators(),
+    udp: udpMutators(),
+    tcp: tcpMutators({ source: 0x0a000001 as never, destination: 0x0a000002 as never }),
+    dns: [...dnsMutators(), ...dnsCountMutators()],
+    ssh: sshPacketMutators(),
+    openflow: openFlowMutators(),
+  };
+  for (const [format, mutators] of Object.entries(sets)) {
+    it(`${format}: accept any bytes, even empty or already mutated ones, without throwing`, () => {
+      fc.assert(
+        fc.property(mutateRepeatedly(fc.uint8Array({ maxLength: 80 }), [...mutators, ...genericMutators()], 3), (mutant) => {
+          expect(mutant.bytes).toBeInstanceOf(Uint8Array);
+        }),
+        { numRuns: 300 },
+      );
     });
   }
 });
