@@ -86,7 +86,7 @@ describeInterop('ovs-ofctl and ovs-testcontroller with the morgana switch', ['ov
     });
   }
 
-  it('runs a multi-table pipeline and groups set up with ovs-ofctl (OpenFlow 1.3)', async () => {
+  it('runs a multi-table pipeline, groups and meters set up with ovs-ofctl, and shows their statistics and features (OpenFlow 1.3)', async () => {
     const { ports, target } = start(0x44n);
     const run = async (...args: string[]): Promise<string> => {
       const result = await collect('ovs-ofctl', ['-O', 'OpenFlow13', ...args], 20_000);
@@ -114,6 +114,17 @@ describeInterop('ovs-ofctl and ovs-testcontroller with the morgana switch', ['ov
     const stats = await run('dump-group-stats', target);
     expect(stats).toMatch(/group_id=1,duration=[\d.]+s,ref_count=1,packet_count=1,byte_count=42/);
     expect(await run('dump-flows', target, 'table=3')).toMatch(/table=3, n_packets=1, n_bytes=42, priority=5,ip,metadata=0x7\/0xff,nw_dst=10\.0\.0\.2 actions=group:1/);
+    await run('add-meter', target, 'meter=1,pktps,burst,band=type=drop,rate=1,burst_size=2');
+    await run('add-flow', target, 'table=0,priority=9,in_port=3,actions=meter:1,output:1');
+    for (let index = 0; index < 4; index += 1) ports[2]?.inject(toGroup);
+    expect(ports[0]?.sent).toHaveLength(2);
+    expect(await run('dump-meters', target)).toMatch(/meter=1 pktps burst bands=\s*\ntype=drop rate=1 burst_size=2/);
+    expect(await run('meter-stats', target)).toMatch(/meter:1 flow_count:1 packet_in_count:4 byte_in_count:168 duration:[\d.]+s bands:\s*\n0: packet_count:2 byte_count:84/);
+    expect(await run('meter-features', target)).toMatch(/band_types: drop/);
+    expect(await run('dump-aggregate', target)).toMatch(/packet_count=10 byte_count=420 flow_count=4/);
+    expect(await run('dump-table-features', target)).toMatch(/table 0 \("table0"\):[\s\S]*next tables: 1-7/);
+    expect(await run('dump-group-features', target)).toMatch(/fast failover group:\s*\n\s*max_groups=0x100/);
+    expect(await run('queue-stats', target)).toMatch(/0 queues/);
     await run('del-groups', target, 'group_id=1');
     // Deleting a group removes the flows that use it (1.3.x §6.5).
     expect(await run('dump-flows', target, 'table=3')).not.toMatch(/group:1/);
