@@ -578,6 +578,10 @@ export class Connection implements TcpFlow {
       this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
       this.sndWl1 = segment.seq;
       this.sndWl2 = segment.ack;
+      // The SYN-ACK's round trip is the passive side's first RTT sample (RFC 6298 §2.2), unless
+      // the SYN-ACK was retransmitted (Karn, RFC 6298 §3) and the ACK carries no echo.
+      if (this.tsEnabled && segment.tsEcr !== undefined && segment.tsEcr !== 0) this.rtt.sample(seqDiff(this.tsNow(), segment.tsEcr), 'timestamp');
+      else if (this.synRetransmits === 0) this.rtt.sample(now - this.lastSendTime, 'new-data');
       this.setState('rcv-ack-of-syn');
       this.onEstablished();
       if ((this.state as TcpState) !== 'ESTABLISHED') return;

@@ -65,7 +65,8 @@ describe('sending', () => {
   });
 
   it('probes a zero window with backoff and resumes when it opens (RFC 9293 §3.8.6.1)', async () => {
-    const { s, flow, iss, irs } = await setup({}, { window: 0 });
+    // The handshake's zero round trip makes the RTO the floor: RFC 6298 §2.4's 1 s here.
+    const { s, flow, iss, irs } = await setup({ minRto: 1000 }, { window: 0 });
     await flow.write(new Uint8Array(100));
     s.expectNone();
     await s.advance(1000);
@@ -107,8 +108,23 @@ describe('sending', () => {
 });
 
 describe('retransmission (RFC 6298, RFC 5681, RFC 6582, RFC 6675)', () => {
+  it('takes the passive open\'s first RTT sample from the SYN-ACK round trip (RFC 6298 §2.2)', async () => {
+    const s = createScript({ config: { timestamps: false } });
+    const listener = s.tcp.listen(80);
+    s.inject({ flags: 'S', seq: 1000, window: 65_535, mss: 1460 });
+    const synAck = s.expect({ flags: 'S.', ack: 1001 });
+    const accepting = listener.accept();
+    await s.advance(300);
+    s.inject({ flags: '.', seq: 1001, ack: synAck.seq + 1, window: 65_535 });
+    await s.settle();
+    const flow = await accepting;
+    // SRTT = R, RTTVAR = R/2, RTO = SRTT + 4·RTTVAR = 900 ms instead of the initial 1 s.
+    expect(flow.info().srtt).toBe(300);
+    expect(flow.info().rto).toBe(900);
+  });
+
   it('retransmits on timeout with exponential backoff, then gives up', async () => {
-    const { s, flow, iss } = await setup({ maxRetransmits: 3 });
+    const { s, flow, iss } = await setup({ maxRetransmits: 3, minRto: 1000 });
     let failure: unknown;
     flow.read().catch((error: unknown) => {
       failure = error;
@@ -128,7 +144,7 @@ describe('retransmission (RFC 6298, RFC 5681, RFC 6582, RFC 6675)', () => {
   });
 
   it('goes back to SND.UNA after a timeout and slow-starts from one segment (RFC 5681 §3.1)', async () => {
-    const { s, flow, iss, irs } = await setup({ congestionControl: 'newreno' });
+    const { s, flow, iss, irs } = await setup({ congestionControl: 'newreno', minRto: 1000 });
     await flow.write(new Uint8Array(5 * 1460));
     s.skip();
     await s.advance(1000);
