@@ -27,6 +27,7 @@ const OFPBRC_BUFFER_UNKNOWN = 8;
 const OFPBRC_IS_SLAVE = 10;
 const OFPFMFC_TABLE_FULL = 1;
 const OFPFMFC_OVERLAP = 3;
+const OFPFMFC_BAD_TABLE_ID = 2;
 const OFPFMFC_BAD_COMMAND = 6;
 const OFPGMFC_BAD_COMMAND = 11;
 const OFPMMFC_BAD_COMMAND = 5;
@@ -342,6 +343,10 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
       else if (result === 'overlap') fail(channel, bytes, { type: OFPET_FLOW_MOD_FAILED, code: OFPFMFC_OVERLAP });
       else counters.add('flows-added');
     };
+    if (tableId !== OFPTT_ALL && tableId >= datapath.tables.length) {
+      fail(channel, bytes, { type: OFPET_FLOW_MOD_FAILED, code: OFPFMFC_BAD_TABLE_ID });
+      return;
+    }
     switch (message.command) {
       case OFPFC_ADD:
         add();

@@ -198,7 +198,7 @@ describe('switch control channel', () => {
     expect(await controller.nextBytes()).toBeNull();
   });
 
-  it('reports table-full, overlap and bad goto as flow-mod errors', async () => {
+  it('reports table-full, overlap, bad goto and bad table as flow-mod errors', async () => {
     const { sw } = start({ maxFlows: 1, nTables: 2 });
     const controller = await connect(sw, 4);
     await controller.send(flowMod(4, 20, { match: { inPort: 1 }, flags: OFPFF_CHECK_OVERLAP }));
@@ -208,6 +208,8 @@ describe('switch control channel', () => {
     expect(await controller.expect('error')).toMatchObject({ xid: 22, errorType: 5, code: 1 });
     await controller.send(flowMod(4, 23, { tableId: 1, instructions: [{ type: 'goto-table', tableId: 1 }] }));
     expect(await controller.expect('error')).toMatchObject({ xid: 23, errorType: 3, code: 2 });
+    await controller.send(flowMod(4, 24, { command: 3, tableId: 2 }));
+    expect(await controller.expect('error')).toMatchObject({ xid: 24, errorType: 5, code: 2 });
   });
 
   it('splits a flow statistics reply too large for one message over several with OFPMPF_REPLY_MORE', async () => {
