@@ -233,21 +233,27 @@ export class Datapath {
    * caller updates the action set); returns the next table, undefined at the end, or 'drop'.
    */
   private instructions(instructions: readonly Instruction[], state: PipelineState): number | undefined | 'drop' {
-    const find = <T extends Instruction['type']>(type: T): (Instruction & { type: T }) | undefined =>
-      instructions.find((instruction): instruction is Instruction & { type: T } => instruction.type === type);
-    const meter = find('meter');
-    if (meter !== undefined) {
-      const entry = this.meters.get(meter.meterId);
+    // Each type appears at most once (checked at flow-mod time); pick them out in one pass.
+    let meterId: number | undefined;
+    let apply: readonly Action[] | undefined;
+    let metadata: Instruction & { type: 'write-metadata' } | undefined;
+    let next: number | undefined;
+    for (const instruction of instructions) {
+      if (instruction.type === 'meter') meterId = instruction.meterId;
+      else if (instruction.type === 'apply-actions') apply = instruction.actions;
+      else if (instruction.type === 'write-metadata') metadata = instruction;
+      else if (instruction.type === 'goto-table') next = instruction.tableId;
+    }
+    if (meterId !== undefined) {
+      const entry = this.meters.get(meterId);
       if (entry !== undefined && this.meters.apply(entry, state.frame.length, this.config.clock.now()) === 'drop') {
         this.counters.add('drop-meter');
         return 'drop';
       }
     }
-    const apply = find('apply-actions');
-    if (apply !== undefined && !this.execute(apply.actions, state)) return 'drop';
-    const metadata = find('write-metadata');
+    if (apply !== undefined && !this.execute(apply, state)) return 'drop';
     if (metadata !== undefined) state.metadata = (state.metadata & ~metadata.mask) | (metadata.metadata & metadata.mask);
-    return find('goto-table')?.tableId;
+    return next;
   }
 
   /** Executes an action list in order; false when the packet is gone (TTL expired). */

@@ -4,7 +4,7 @@ import type { MacAddress } from '@morgana/core';
 import { VirtualClock } from '@morgana/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  type Action, Datapath, type DatapathConfig, type FlowEntry, type Instruction, type Match, OFPC_INVALID_TTL_TO_CONTROLLER, OFPET_BAD_ACTION,
+  type Action, Datapath, type DatapathConfig, OFPBMC_BAD_FIELD, type FlowEntry, type Instruction, type Match, OFPC_INVALID_TTL_TO_CONTROLLER, OFPET_BAD_ACTION,
   OFPET_BAD_INSTRUCTION, OFPET_BAD_MATCH, OFPET_FLOW_MOD_FAILED, OFPET_METER_MOD_FAILED, OFPG_ANY, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT,
   OFPGT_SELECT, OFPMF_BURST, OFPMF_PKTPS, OFPMMFC, OFPGMFC, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_NORMAL,
   OFPP_TABLE, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPR_ACTION, OFPR_INVALID_TTL, OFPR_NO_MATCH,
@@ -252,7 +252,7 @@ describe('flow-mod checks (1.3.x §6.4)', () => {
     expect(dp.checkFlow(0, {}, [apply(out(OFPP_NORMAL))])).toEqual({ type: OFPET_BAD_ACTION, code: 0 });
     expect(dp.checkFlow(0, {}, [apply(out(OFPP_TABLE))])).toEqual({ type: OFPET_BAD_ACTION, code: 4 });
     expect(dp.checkFlow(0, {}, [apply({ type: 'pop-mpls', ethertype: 0x0800 })])).toEqual({ type: OFPET_BAD_ACTION, code: 0 });
-    expect(dp.checkFlow(0, raw, [])).toEqual({ type: OFPET_BAD_MATCH, code: 5 });
+    expect(dp.checkFlow(0, raw, [])).toEqual({ type: OFPET_BAD_MATCH, code: OFPBMC_BAD_FIELD });
     expect(dp.checkFlow(0, metadataMatch(1n, 1n), [apply(out(2)), { type: 'goto-table', tableId: 3 }])).toBeUndefined();
     expect(dp.checkActions([out(OFPP_TABLE)], true)).toBeUndefined();
   });
