@@ -32,6 +32,13 @@ const bytes = (max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLeng
 const u8 = fc.integer({ min: 0, max: 255 });
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.nat().map((n) => n >>> 0);
+/**
+ * SvcParam keys for private use (RFC 9460 §14.3.2) and EDNS option codes for local or
+ * experimental use (RFC 6891 §9): opaque values there are meaningful, where random bytes under
+ * a defined key (alpn, port, client subnet...) would be values no peer can read.
+ */
+const privateSvcKey = fc.integer({ min: 65_280, max: 65_534 });
+const localOptionCode = fc.integer({ min: 65_001, max: 65_534 });
 const typeList = fc.uniqueArray(fc.integer({ min: 1, max: 0xffff }), { maxLength: 12 }).map((types) => types.sort((a, b) => a - b));
 
 /** Record data of any type the codec knows (A to NSEC3, SVCB/HTTPS) or an unknown type (RFC 3597), with its type number. */
@@ -56,7 +63,7 @@ export function arbDnsRdata(): fc.Arbitrary<{ readonly type: number; readonly da
     fc.tuple(u8, u8, bytes(32)).map(([algorithm, fingerprintType, fingerprint]) => ({ type: RrType.SSHFP, data: { type: 'SSHFP' as const, algorithm, fingerprintType, fingerprint } })),
     fc.tuple(u8, u8, u8, bytes(64)).map(([usage, selector, matchingType, data]) => ({ type: RrType.TLSA, data: { type: 'TLSA' as const, usage, selector, matchingType, data } })),
     fc
-      .tuple(fc.constantFrom('SVCB' as const, 'HTTPS' as const), u16, name, fc.uniqueArray(fc.record({ key: u16, value: bytes(20) }, { noNullPrototype: true }), { selector: (p) => p.key, maxLength: 4 }))
+      .tuple(fc.constantFrom('SVCB' as const, 'HTTPS' as const), u16, name, fc.uniqueArray(fc.record({ key: privateSvcKey, value: bytes(20) }, { noNullPrototype: true }), { selector: (p) => p.key, maxLength: 4 }))
       // RFC 9460 §2.2: SvcParams in strictly increasing key order.
       .map(([kind, priority, target, params]) => ({ type: RrType[kind], data: { type: kind, priority, target, params: params.sort((a, b) => a.key - b.key) } })),
     fc.tuple(u16, u8, u8, bytes(48)).map(([keyTag, algorithm, digestType, digest]) => ({ type: RrType.DS, data: { type: 'DS' as const, keyTag, algorithm, digestType, digest } })),
@@ -87,9 +94,9 @@ export function arbDnsQuestion(): fc.Arbitrary<Question> {
   return fc.record({ name: arbDnsName(), type: u16.filter((t) => t !== RrType.OPT), class: u16 }, { noNullPrototype: true });
 }
 
-/** EDNS (RFC 6891): payload size, version, DO bit, options. */
+/** EDNS (RFC 6891): payload size, version, DO bit, options with local-use codes. */
 export function arbEdns(): fc.Arbitrary<Edns> {
-  return fc.record({ udpPayloadSize: u16, version: u8, dnssecOk: fc.boolean(), options: fc.array(fc.record({ code: u16, data: bytes(20) }, { noNullPrototype: true }), { maxLength: 3 }) }, { noNullPrototype: true });
+  return fc.record({ udpPayloadSize: u16, version: u8, dnssecOk: fc.boolean(), options: fc.array(fc.record({ code: localOptionCode, data: bytes(20) }, { noNullPrototype: true }), { maxLength: 3 }) }, { noNullPrototype: true });
 }
 
 /** Options of {@link arbDnsMessage}. */

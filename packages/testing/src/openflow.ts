@@ -30,6 +30,20 @@ const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const mac = fc.integer({ min: 0, max: 0xffff_ffff_ffff });
 const bytes = (max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLength: max });
+/**
+ * The frame a PACKET_IN or PACKET_OUT carries: an Ethernet header (a local experimental
+ * EtherType, IEEE 802) and a payload, or nothing (a buffered packet).
+ */
+const frame: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.constant(new Uint8Array(0)),
+  fc.tuple(fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.uint8Array({ minLength: 46, maxLength: 64 })).map(([addresses, payload]) => {
+    const data = new Uint8Array(14 + payload.length);
+    data.set(addresses);
+    data.set([0x88, 0xb5], 12);
+    data.set(payload, 14);
+    return data;
+  }),
+);
 const name = fc.stringMatching(/^[a-z0-9-]{0,15}$/);
 const port13 = u32;
 const port10 = fc.oneof(fc.integer({ min: 0, max: 0xfeff }), fc.integer({ min: 0xfffffff8, max: 0xffffffff }));
@@ -46,7 +60,8 @@ function rawOxmArb(allowMask: boolean): fc.Arbitrary<RawOxm> {
       payload: fc.uint8Array({ minLength: (width as number) * (hasMask ? 2 : 1), maxLength: (width as number) * (hasMask ? 2 : 1) }),
     }));
   });
-  const experimenter = fc.record({ oxmClass: fc.constant(0xffff), field: fc.integer({ min: 0, max: 127 }), hasMask: fc.constant(false), payload: bytes(12) });
+  // An experimenter OXM's payload starts with the 4-byte experimenter id (1.3 §7.2.3.2).
+  const experimenter = fc.record({ oxmClass: fc.constant(0xffff), field: fc.integer({ min: 0, max: 127 }), hasMask: fc.constant(false), payload: fc.uint8Array({ minLength: 4, maxLength: 12 }) });
   return fc.oneof(wide, experimenter);
 }
 
@@ -287,14 +302,14 @@ function messagesByType(version: 1 | 4): Record<string, fc.Arbitrary<OfpMessage>
     config: fc.record({ ...base, type: fc.constantFrom('get-config-reply' as const, 'set-config' as const), flags: u16, missSendLen: u16 }),
     'packet-in': fc.record({
       ...base, type: fc.constant('packet-in' as const), bufferId: u32, totalLen: u16, reason: u8, tableId: zero8, cookie: zero64,
-      match: v13 ? match : port10.map((inPort) => ({ inPort })), data: bytes(64),
+      match: v13 ? match : port10.map((inPort) => ({ inPort })), data: frame,
     }),
     'flow-removed': fc.record({
       ...base, type: fc.constant('flow-removed' as const), cookie: u64, priority: u16, reason: u8, tableId: zero8, durationSec: u32,
       durationNsec: u32, idleTimeout: u16, hardTimeout: v13 ? u16 : fc.constant(0), packetCount: u64, byteCount: u64, match,
     }),
     'port-status': fc.record({ ...base, type: fc.constant('port-status' as const), reason: u8, port: portArb(version) }),
-    'packet-out': fc.record({ ...base, type: fc.constant('packet-out' as const), bufferId: u32, inPort: port, actions: fc.array(actionArb(version), { maxLength: 4 }), data: bytes(64) }),
+    'packet-out': fc.record({ ...base, type: fc.constant('packet-out' as const), bufferId: u32, inPort: port, actions: fc.array(actionArb(version), { maxLength: 4 }), data: frame }),
     'flow-mod': fc.record({
       ...base, type: fc.constant('flow-mod' as const), cookie: u64, cookieMask: zero64, tableId: zero8, command: v13 ? u8 : u16,
       idleTimeout: u16, hardTimeout: u16, priority: u16, bufferId: u32, outPort: port, outGroup: zero32,
