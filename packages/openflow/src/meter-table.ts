@@ -31,7 +31,7 @@ export interface MeterEntry<B extends MeterBandSpec = MeterBandSpec> {
 
 /** ofp_meter_mod_failed_code values the table returns (1.3.x §7.4.4). */
 export const OFPMMFC = {
-  METER_EXISTS: 1, INVALID_METER: 2, UNKNOWN_METER: 3, BAD_FLAGS: 6, BAD_RATE: 7, BAD_BURST: 8, BAD_BAND: 9, OUT_OF_METERS: 10, OUT_OF_BANDS: 11,
+  METER_EXISTS: 1, INVALID_METER: 2, UNKNOWN_METER: 3, BAD_COMMAND: 4, BAD_FLAGS: 5, BAD_RATE: 6, BAD_BURST: 7, BAD_BAND: 8, OUT_OF_METERS: 10, OUT_OF_BANDS: 11,
 } as const;
 
 export interface MeterTableConfig {

@@ -4,7 +4,7 @@
  */
 import { ByteWriter } from '@morgana/core';
 import { type Action, type Instruction, emitActions } from './actions.js';
-import { OFP13, OFPVID_PRESENT, OFP_VERSION_1_0 } from './constants.js';
+import { OFP13, OFPET_BAD_ACTION, OFPET_BAD_REQUEST, OFPET_FLOW_MOD_FAILED, OFPET_PORT_MOD_FAILED, OFPVID_PRESENT, OFP_VERSION_1_0 } from './constants.js';
 import { type Match, type MatchFieldName, OXM_FIELDS } from './match.js';
 
 /** OFPVID_NONE in a 1.0 match: "no tag" (1.0.0 §5.2.3). */
@@ -37,6 +37,27 @@ export function matchTo10(match: Match): Match {
   if (Object.keys(masks).length > 0) view.masks = masks;
   if (match.vlanVid !== undefined) view.vlanVid = (match.vlanVid & OFPVID_PRESENT) === 0 ? OFP10_VLAN_NONE : match.vlanVid & 0x0fff;
   return view as Match;
+}
+
+/** OpenFlow 1.0's error types (1.0.0 §5.4.4) where they differ from 1.3's numbering. */
+const OFPET10_FLOW_MOD_FAILED = 3;
+const OFPET10_PORT_MOD_FAILED = 4;
+/** ofp_flow_mod_failed_code in 1.0: ALL_TABLES_FULL, OVERLAP, EPERM, BAD_EMERG_TIMEOUT, BAD_COMMAND, UNSUPPORTED. */
+const FLOW_MOD_10: Readonly<Record<number, number>> = { 1: 0, 3: 1, 4: 2, 6: 4 };
+const OFPFMFC10_UNSUPPORTED = 5;
+
+/**
+ * A 1.3 error (type and code) as OpenFlow 1.0 numbers it: bad-request and bad-action codes
+ * agree, flow-mod and port-mod failures move, and 1.3-only refusals (bad instruction, bad
+ * match, a table past 0) become a flow-mod failure "unsupported".
+ */
+export function errorIn10(error: { readonly type: number; readonly code: number }): { type: number; code: number } {
+  switch (error.type) {
+    case OFPET_BAD_REQUEST: case OFPET_BAD_ACTION: return { type: error.type, code: error.code };
+    case OFPET_FLOW_MOD_FAILED: return { type: OFPET10_FLOW_MOD_FAILED, code: FLOW_MOD_10[error.code] ?? OFPFMFC10_UNSUPPORTED };
+    case OFPET_PORT_MOD_FAILED: return { type: OFPET10_PORT_MOD_FAILED, code: error.code };
+    default: return { type: OFPET10_FLOW_MOD_FAILED, code: OFPFMFC10_UNSUPPORTED };
+  }
 }
 
 function encodable10(action: Action): boolean {

@@ -17,9 +17,9 @@ import { Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FW
 import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, OXM_FIELD_METADATA, selects } from './flow-table.js';
 import type { RawOxm } from './match.js';
 import type { GroupTableConfig } from './group-table.js';
-import type { MeterTableConfig } from './meter-table.js';
+import { type MeterTableConfig, OFPMMFC } from './meter-table.js';
 import { type ChannelConfig, SwitchChannel } from './switch-channel.js';
-import { SWITCH_ACTIONS, instructionsTo10, matchFrom10, matchTo10, tableFeatures } from './switch-view.js';
+import { SWITCH_ACTIONS, errorIn10, instructionsTo10, matchFrom10, matchTo10, tableFeatures } from './switch-view.js';
 import type { FlowStatsEntry, MultipartReplyBody, MultipartRequestBody, OfpMessage, PortDesc, PortStatsEntry } from './wire.js';
 
 /** Error codes the switch sends that the constants do not name (1.3.x §7.4.4). */
@@ -30,7 +30,6 @@ const OFPFMFC_OVERLAP = 3;
 const OFPFMFC_BAD_TABLE_ID = 2;
 const OFPFMFC_BAD_COMMAND = 6;
 const OFPGMFC_BAD_COMMAND = 11;
-const OFPMMFC_BAD_COMMAND = 5;
 const OFPPMFC_BAD_PORT = 0;
 const OFPPMFC_BAD_HW_ADDR = 1;
 const OFPTMFC_BAD_TABLE = 0;
@@ -317,7 +316,8 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
 
   const fail = (channel: SwitchChannel, bytes: Uint8Array, error: ModError): void => {
     counters.add('mod-refused');
-    channel.sendError(bytes, error.type, error.code);
+    const { type, code } = channel.version === OFP_VERSION_1_0 ? errorIn10(error) : error;
+    channel.sendError(bytes, type, code);
   };
 
   const flowMod = (channel: SwitchChannel, message: OfpMessage & { type: 'flow-mod' }, bytes: Uint8Array): void => {
@@ -403,7 +403,7 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
     }
     if (message.command === OFPMC_ADD) code = datapath.meters.add(message.meterId, message.flags, message.bands, now);
     else if (message.command === OFPMC_MODIFY) code = datapath.meters.modify(message.meterId, message.flags, message.bands, now);
-    else code = OFPMMFC_BAD_COMMAND;
+    else code = OFPMMFC.BAD_COMMAND;
     if (code !== undefined) fail(channel, bytes, { type: OFPET_METER_MOD_FAILED, code });
   };
 

@@ -45,7 +45,7 @@ describe('switch control channel', () => {
     return controller;
   }
 
-  it('speaks OpenFlow 1.0 to a 1.0 controller: features with ports, 1.0 VLAN matches, modify adding a missing flow (1.0.0 §4.6)', async () => {
+  it('speaks OpenFlow 1.0 to a 1.0 controller: features with ports, 1.0 VLAN matches, modify adding a missing flow (1.0.0 §4.6), 1.0 error numbers', async () => {
     const { sw, ports } = start();
     const controller = await connect(sw, 1);
     await controller.send({ version: 1, xid: 3, type: 'features-request' });
@@ -64,6 +64,11 @@ describe('switch control channel', () => {
     ports[0]?.inject(ipv4Frame(B, A, 1, 2, 6));
     ports[1]?.inject(frame);
     expect(ports[0]?.sent).toEqual([frame]);
+    // Errors in 1.0's numbering (1.0.0 §5.4.4): flow-mod failures are type 3, overlap code 1, bad command 4.
+    await controller.send(flowMod(1, 7, { priority: 20, match: { inPort: 2, ethType: 0x0800 }, flags: OFPFF_CHECK_OVERLAP }));
+    expect(await controller.expect('error')).toMatchObject({ xid: 7, errorType: 3, code: 1 });
+    await controller.send(flowMod(1, 8, { command: 9 }));
+    expect(await controller.expect('error')).toMatchObject({ xid: 8, errorType: 3, code: 4 });
   });
 
   it('shows a 1.0 controller the 1.0 view of flows installed over 1.3, in statistics and FLOW_REMOVED', async () => {
