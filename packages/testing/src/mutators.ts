@@ -211,7 +211,10 @@ export function mutate(valid: fc.Arbitrary<Uint8Array>, mutators: readonly Mutat
   return fc.tuple(valid, fc.nat({ max: mutators.length - 1 })).chain(([bytes, which]) => mutators[which](bytes));
 }
 
-/** Applies `rounds` (default 1-3) mutations in a row, each to the previous one's output. */
+/**
+ * Applies 1 to `rounds` (default 3) mutations in a row, each to the previous one's output.
+ * A stacked mutant is marked `invalid: false`: a later mutation may undo an earlier one's damage.
+ */
 export function mutateRepeatedly(valid: fc.Arbitrary<Uint8Array>, mutators: readonly Mutator[] = genericMutators(), rounds = 3): fc.Arbitrary<Mutant> {
   let result: fc.Arbitrary<Mutant> = mutate(valid, mutators);
   for (let round = 1; round < rounds; round++) {

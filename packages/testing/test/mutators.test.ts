@@ -1,4 +1,5 @@
 import { checksumPartial, readU16 } from '@morgana/core';
+import type { Ipv4Address } from '@morgana/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arbHostileDnsMessage, dnsCountMutators, dnsMutators } from '../src/dns.js';
@@ -155,7 +156,7 @@ describe('format-aware mutators', () => {
     ipv4: ipv4Mutators(),
     icmp: icmpMutators(),
     udp: udpMutators(),
-    tcp: tcpMutators({ source: 0x0a000001 as never, destination: 0x0a000002 as never }),
+    tcp: tcpMutators({ source: 0x0a000001 as Ipv4Address, destination: 0x0a000002 as Ipv4Address }),
     dns: [...dnsMutators(), ...dnsCountMutators()],
     ssh: sshPacketMutators(),
     openflow: openFlowMutators(),

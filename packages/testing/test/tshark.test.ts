@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8Encode } from '@morgana/core';
-import type { Ipv4Address } from '@morgana/core';
+import type { Ipv4Address, MacAddress } from '@morgana/core';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { arbDnsMessageBytes } from '../src/dns.js';
@@ -35,7 +35,7 @@ const B = 0x0a000002 as Ipv4Address;
 const DISCARD = 9;
 
 function ethernet(ethertype: number, payload: Uint8Array): Uint8Array {
-  return emitEthernetFrame({ repr: { destination: 0x02_00_00_00_00_02 as never, source: 0x02_00_00_00_00_01 as never, ethertype, vlan: undefined }, payload });
+  return emitEthernetFrame({ repr: { destination: 0x02_00_00_00_00_02 as MacAddress, source: 0x02_00_00_00_00_01 as MacAddress, ethertype, vlan: undefined }, payload });
 }
 
 function ipv4(protocol: number, payload: Uint8Array, source = A, destination = B): Uint8Array {
