@@ -2,7 +2,7 @@
  * Queues (OpenFlow 1.0.0 §5.2.2, §5.3.6; 1.3.x §7.2.3, §7.3.6): queue descriptions with their
  * properties, the QUEUE_GET_CONFIG reply body and queue statistics.
  */
-import { type ByteReader, type ByteWriter, DecodeError } from '@morgana/core';
+import { type ByteReader, type ByteWriter, DecodeError, UnsupportedError } from '@morgana/core';
 import { OFPQT_EXPERIMENTER, OFPQT_MAX_RATE, OFPQT_MIN_RATE, OFPQT_NONE, OFP_VERSION_1_0, type OfpVersion } from './constants.js';
 import { readRecord } from './group.js';
 import { portFrom16, portTo16 } from './match.js';
@@ -65,7 +65,12 @@ function parseProperty(version: OfpVersion, reader: ByteReader): QueueProperty {
   throw new DecodeError('bad-queue-property', `unknown queue property ${property} in OpenFlow version ${version}`);
 }
 
-function emitProperty(writer: ByteWriter, property: QueueProperty): void {
+function emitProperty(version: OfpVersion, writer: ByteWriter, property: QueueProperty): void {
+  // OFPQT_NONE is 1.0's alone; MAX_RATE and EXPERIMENTER came with 1.2.
+  const v10 = version === OFP_VERSION_1_0;
+  if (!(property.type === 'min-rate' || (property.type === 'none' ? v10 : !v10))) {
+    throw new UnsupportedError(`queue property ${property.type} has no encoding in OpenFlow version ${version}`);
+  }
   switch (property.type) {
     case 'none': writer.u16(OFPQT_NONE).u16(PROPERTY_HEADER_SIZE).u32(0); return;
     case 'min-rate': case 'max-rate':
@@ -93,7 +98,7 @@ export function emitQueue(version: OfpVersion, writer: ByteWriter, queue: Packet
   if (version === OFP_VERSION_1_0) writer.u16(0).u16(0);
   else writer.u32(queue.port).u16(0).u16(0).u32(0);
   const lengthAt = version === OFP_VERSION_1_0 ? start + 4 : start + 8;
-  for (const property of queue.properties) emitProperty(writer, property);
+  for (const property of queue.properties) emitProperty(version, writer, property);
   writer.patchU16(lengthAt, writer.length - start);
 }
 

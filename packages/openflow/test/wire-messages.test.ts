@@ -67,6 +67,16 @@ describe('OpenFlow codec: every message type', () => {
     ]) expect(() => emitMessage(flowMod(match)), JSON.stringify(match)).toThrow(UnsupportedError);
   });
 
+  it('refuses queue properties the version lacks: NONE outside 1.0, MAX_RATE and EXPERIMENTER in 1.0', () => {
+    const reply = (version: 1 | 4, type: 'none' | 'max-rate'): OfpMessage => ({
+      version, xid: 1, type: 'queue-get-config-reply', port: 1,
+      queues: [{ queueId: 1, port: 0, properties: [type === 'none' ? { type } : { type, rate: 5 }] }],
+    });
+    expect(() => emitMessage(reply(4, 'none'))).toThrow(UnsupportedError);
+    expect(() => emitMessage(reply(1, 'max-rate'))).toThrow(UnsupportedError);
+    expect(parseMessage(emitMessage(reply(1, 'none')))).toEqual(reply(1, 'none'));
+  });
+
   it('reads 1.3 message types 30 and up, and 1.0 types 22 and up, as bad-type (OFPBRC_BAD_TYPE)', () => {
     for (const [version, first] of [[1, 22], [4, 30]] as const) {
       for (let type = first; type < 256; type += 1) {
