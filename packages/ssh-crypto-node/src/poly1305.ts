@@ -17,18 +17,19 @@ const INVERSE_LIMB = 1 / LIMB; // exact: scaling by a power of two
 const MASK22 = 0x3fffff;
 
 /** Absorbs the 16-byte blocks of `m` from `start` to `end` (their count times 16) into `st`. */
-function blocks(st: Float64Array, m: Uint8Array, start: number, end: number, hibit: number): void {
+function blocks(st: Float64Array, m: DataView, start: number, end: number, hibit: number): void {
   const r0 = st[6]; const r1 = st[7]; const r2 = st[8]; const r3 = st[9]; const r4 = st[10]; const r5 = st[11];
   const s1 = r1 * 20; const s2 = r2 * 20; const s3 = r3 * 20; const s4 = r4 * 20; const s5 = r5 * 20;
   let h0 = st[0]; let h1 = st[1]; let h2 = st[2]; let h3 = st[3]; let h4 = st[4]; let h5 = st[5];
   for (let o = start; o < end; o += 16) {
-    // Bits 0, 22, 44, 66, 88 and 110 of the little-endian block; the last limb gets the 2^128 bit.
-    h0 += ((m[o] | (m[o + 1] << 8) | (m[o + 2] << 16) | (m[o + 3] << 24)) >>> 0) & MASK22;
-    h1 += ((m[o + 2] | (m[o + 3] << 8) | (m[o + 4] << 16) | (m[o + 5] << 24)) >>> 6) & MASK22;
-    h2 += ((m[o + 5] | (m[o + 6] << 8) | (m[o + 7] << 16) | (m[o + 8] << 24)) >>> 4) & MASK22;
-    h3 += ((m[o + 8] | (m[o + 9] << 8) | (m[o + 10] << 16) | (m[o + 11] << 24)) >>> 2) & MASK22;
-    h4 += ((m[o + 11] | (m[o + 12] << 8) | (m[o + 13] << 16) | (m[o + 14] << 24)) >>> 0) & MASK22;
-    h5 += ((m[o + 13] | (m[o + 14] << 8) | (m[o + 15] << 16)) >>> 6) + hibit;
+    // Bits 0, 22, 44, 66, 88 and 110 of the little-endian block, each from the 32-bit word at
+    // the byte holding its first bit; the last limb gets the 2^128 bit.
+    h0 += m.getUint32(o, true) & MASK22;
+    h1 += (m.getUint32(o + 2, true) >>> 6) & MASK22;
+    h2 += (m.getUint32(o + 5, true) >>> 4) & MASK22;
+    h3 += (m.getUint32(o + 8, true) >>> 2) & MASK22;
+    h4 += m.getUint32(o + 11, true) & MASK22;
+    h5 += (m.getUint32(o + 12, true) >>> 14) + hibit;
     const d0 = h0 * r0 + h1 * s5 + h2 * s4 + h3 * s3 + h4 * s2 + h5 * s1;
     let d1 = h0 * r1 + h1 * r0 + h2 * s5 + h3 * s4 + h4 * s3 + h5 * s2;
     let d2 = h0 * r2 + h1 * r1 + h2 * r0 + h3 * s5 + h4 * s4 + h5 * s3;
@@ -75,13 +76,13 @@ export function poly1305(key: Uint8Array, data: Uint8Array): Uint8Array {
     st[6 + i] = (((clamped[at] | (clamped[at + 1] << 8) | (clamped[at + 2] << 16) | (clamped[at + 3] << 24)) >>> (bit & 7)) & MASK22);
   }
   const full = data.length - (data.length % 16);
-  blocks(st, data, 0, full, HIBIT);
+  blocks(st, new DataView(data.buffer, data.byteOffset, data.byteLength), 0, full, HIBIT);
   if (full < data.length) {
     // A short final block gets a 1 byte after its end instead of the 2^128 bit.
     const last = new Uint8Array(16);
     last.set(data.subarray(full));
     last[data.length - full] = 1;
-    blocks(st, last, 0, 16, 0);
+    blocks(st, new DataView(last.buffer), 0, 16, 0);
   }
   let acc = 0n;
   for (let i = 5; i >= 0; i--) acc = (acc << 22n) + BigInt(st[i]);
