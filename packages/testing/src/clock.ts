@@ -37,19 +37,23 @@ export class VirtualClock implements Clock {
   private readonly heap: PendingTimer[] = [];
   private live = 0;
 
+  /** A clock at `options.start` (default 0) with no timers. */
   constructor(options: VirtualClockOptions = {}) {
     this.current = options.start ?? 0;
     this.epoch = options.epoch ?? Date.UTC(2026, 0, 1);
   }
 
+  /** Simulated monotonic time, ms. */
   now(): number {
     return this.current;
   }
 
+  /** `epoch` plus {@link now}: what pcap records and HTTP dates show. */
   wallTime(): number {
     return this.epoch + this.current;
   }
 
+  /** Schedules `callback` at now + `delayMs` (at now for 0 or less); it fires only when the test moves the clock. */
   setTimer(delayMs: number, callback: () => void): Timer {
     const timer: PendingTimer = {
       deadline: this.current + Math.max(0, delayMs),

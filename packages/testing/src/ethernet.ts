@@ -44,7 +44,9 @@ export function arbEthernetRepr(): fc.Arbitrary<EthernetRepr> {
 
 /** A frame's header and payload. */
 export interface EthernetSample {
+  /** The header. */
   readonly repr: EthernetRepr;
+  /** What follows the header (padding excluded). */
   readonly payload: Uint8Array;
 }
 

@@ -17,12 +17,15 @@ export type HttpFraming = 'none' | 'length' | 'chunked';
 
 /** Header fields, their meaning and the chunked spelling shared by requests and responses. */
 export interface HttpMessageFields {
+  /** HTTP/1.0 or HTTP/1.1. */
   readonly minorVersion: 0 | 1;
   /** Fields as they mean (values without surrounding whitespace); framing fields are added by the encoder. */
   readonly headers: readonly (readonly [string, string])[];
   /** Whitespace written around each value, [before, after] (RFC 9110 §5.6.3 OWS), one entry per field and one for Host. */
   readonly padding: readonly (readonly [string, string])[];
+  /** How the body is delimited. */
   readonly framing: HttpFraming;
+  /** The body (sent only when `framing` is not none, except in a response, where it runs to the end). */
   readonly body: Uint8Array;
   /** Sizes the chunked body is cut into (cycled). */
   readonly chunkSizes: readonly number[];
@@ -235,7 +238,9 @@ export function httpResponseMeaning(response: HttpResponseRepr, last = true): Ht
 
 /** What {@link readHttpMessages} read: the complete messages and the error that stopped the parser, if any. */
 export interface HttpReadResult {
+  /** Complete messages, in order. */
   readonly messages: HttpReading[];
+  /** The error that stopped the parser, if one did. */
   readonly error: HttpError | undefined;
 }
 

@@ -21,7 +21,9 @@ export interface Ipv4ArbitraryOptions {
 
 /** A datagram's header and payload. */
 export interface Ipv4Sample {
+  /** The header; `payloadLength` is `payload.length`. */
   readonly repr: Ipv4Repr;
+  /** The bytes behind the header. */
   readonly payload: Uint8Array;
 }
 

@@ -78,6 +78,7 @@ export class Link {
   private generation = 0;
   private isCut = false;
 
+  /** One direction of a cable with `conditions` (see {@link resolveLinkConditions}). */
   constructor(
     private readonly clock: Clock,
     private readonly random: Random,

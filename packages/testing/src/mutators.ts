@@ -13,6 +13,7 @@ import * as fc from 'fast-check';
 
 /** Hostile bytes and how they were made. */
 export interface Mutant {
+  /** The hostile bytes. */
   readonly bytes: Uint8Array;
   /** What was done to the valid sample, e.g. `"truncate to 13 of 42 bytes"`: for failure reports. */
   readonly mutation: string;

@@ -80,6 +80,7 @@ export class SimulatedNetwork {
   private readonly counterSet = new CounterSet();
   private nextIndex = 1;
 
+  /** A switch with no ports yet; {@link attach} adds devices. */
   constructor(options: SimulatedNetworkOptions) {
     this.clock = options.clock;
     this.random = options.random;

@@ -15,6 +15,7 @@ import { maxFrameLength } from './simulated-netif.js';
 
 /** Raised when a script step fails; its message shows the packet that came instead. */
 export class PacketScriptError extends Error {
+  /** A failed step, with the message that explains it. */
   constructor(message: string) {
     super(message);
     this.name = 'PacketScriptError';
@@ -173,6 +174,7 @@ export class PacketScript<T> {
   constructor(options: PacketScriptOptions<T>);
   /** A script over a port that queues what the stack sends itself (this is how {@link map} reads its parent). */
   constructor(options: PacketScriptOptions<T>, port: PacketScriptPort<T>);
+  /** A script over `port` (or over `options.inject` and friends); see {@link PacketScriptOptions}. */
   constructor(options: PacketScriptOptions<T>, port?: PacketScriptPort<T>) {
     this.clock = options.clock;
     if (port !== undefined) {
@@ -354,11 +356,13 @@ export class ScriptedNetif implements Netif {
     this.mtu = options.mtu ?? 1500;
   }
 
+  /** Netif: receive frames (one batch per instant, then `onBatchEnd`). */
   listen(onFrame: FrameHandler, onBatchEnd?: () => void): void {
     this.onFrame = onFrame;
     this.onBatchEnd = onBatchEnd;
   }
 
+  /** Netif: send a frame of at most `size` bytes that `fill` writes; false when it was dropped (counted). */
   write(size: number, fill: Fill): boolean {
     if (this.closed) {
       this.netifStats.txDropped++;
@@ -376,6 +380,7 @@ export class ScriptedNetif implements Netif {
     return true;
   }
 
+  /** Netif: frame and byte counts. */
   stats(): NetifStats {
     return { ...this.netifStats };
   }
@@ -385,6 +390,7 @@ export class ScriptedNetif implements Netif {
     return this.closed;
   }
 
+  /** Netif: stops sending and receiving. */
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

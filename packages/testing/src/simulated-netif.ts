@@ -95,11 +95,13 @@ export class SimulatedNetif implements Netif {
     this.receiveLink = receive;
   }
 
+  /** Netif: receive frames (one batch per instant, then `onBatchEnd`). */
   listen(onFrame: FrameHandler, onBatchEnd?: () => void): void {
     this.onFrame = onFrame;
     this.onBatchEnd = onBatchEnd;
   }
 
+  /** Netif: send a frame of at most `size` bytes that `fill` writes; false when it was dropped (counted). */
   write(size: number, fill: Fill): boolean {
     const stats = this.netifStats;
     if (this.closed || this.transmitLink === undefined) {
@@ -126,6 +128,7 @@ export class SimulatedNetif implements Netif {
     return true;
   }
 
+  /** Netif: frame and byte counts. */
   stats(): NetifStats {
     return { ...this.netifStats };
   }
@@ -158,6 +161,7 @@ export class SimulatedNetif implements Netif {
     for (const link of this.links(direction)) link.restore();
   }
 
+  /** Netif: stops sending and receiving. */
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;

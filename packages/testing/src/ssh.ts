@@ -57,6 +57,7 @@ export function arbSshIgnorableMessage(maxData = 200): fc.Arbitrary<Uint8Array> 
 
 /** An unencrypted binary packet: its payload (message number first) and its random padding. */
 export interface SshPacketRepr {
+  /** The message, its number first. */
   readonly payload: Uint8Array;
   /** 4-255 bytes, so that the whole packet is a multiple of 8 bytes (RFC 4253 §6). */
   readonly padding: Uint8Array;

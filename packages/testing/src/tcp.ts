@@ -58,8 +58,11 @@ export function arbTcpRepr(options: TcpArbitraryOptions = {}): fc.Arbitrary<TcpR
 
 /** A segment with the addresses of the IP header that carries it (the checksum covers them). */
 export interface TcpSample {
+  /** The segment. */
   readonly repr: TcpRepr;
+  /** Source address of the carrying IP header (checksummed). */
   readonly source: Ipv4Address;
+  /** Destination address of the carrying IP header (checksummed). */
   readonly destination: Ipv4Address;
 }
 
@@ -223,7 +226,9 @@ export function withTcpOptions(segment: Uint8Array, options: Uint8Array): Uint8A
 
 /** A hostile segment with the addresses its checksum is verified against. */
 export interface TcpMutant extends Mutant {
+  /** Source address of the carrying IP header (checksummed). */
   readonly source: Ipv4Address;
+  /** Destination address of the carrying IP header (checksummed). */
   readonly destination: Ipv4Address;
 }
 

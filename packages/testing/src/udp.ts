@@ -13,15 +13,21 @@ import type { Mutant, Mutator } from './mutators.js';
 
 /** A datagram with the addresses of the IP header that carries it (the checksum covers them). */
 export interface UdpSample {
+  /** The ports. */
   readonly repr: UdpRepr;
+  /** The datagram's data. */
   readonly payload: Uint8Array;
+  /** Source address of the carrying IP header (checksummed). */
   readonly source: Ipv4Address;
+  /** Destination address of the carrying IP header (checksummed). */
   readonly destination: Ipv4Address;
 }
 
 /** A hostile datagram with the addresses its checksum is verified against. */
 export interface UdpMutant extends Mutant {
+  /** Source address of the carrying IP header (checksummed). */
   readonly source: Ipv4Address;
+  /** Destination address of the carrying IP header (checksummed). */
   readonly destination: Ipv4Address;
 }
 
