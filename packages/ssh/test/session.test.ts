@@ -219,6 +219,29 @@ describe('SSH between the morgana client and server', () => {
 });
 
 describe('SSH under arbitrary fragmentation, rekey thresholds and command sequences', () => {
+  it('keeps a sealed buffer untouched until the flow took it, and seals writes beyond sealBufferSize apart', async () => {
+    // A flow that takes its bytes only when its write resolves, a turn later: a transport
+    // that reused its seal buffer any earlier would send corrupted packets.
+    const lazy = (flow: Flow): Flow => ({
+      ...flow,
+      write: (data) =>
+        new Promise<void>((resolve, reject) => {
+          setTimeout(() => flow.write(data.slice()).then(resolve, reject), 0);
+        }),
+    });
+    for (const sealBufferSize of [512 * 1024, 100]) {
+      const [a, b] = createFlowPair();
+      server(lazy(b), { transport: { sealBufferSize } });
+      const c = await client(lazy(a), { transport: { sealBufferSize } });
+      const data = crypto.randomBytes(700_000);
+      // Window adjusts and data go out while earlier writes are still held by the flow.
+      const [first, second] = await Promise.all([c.exec('cat', data), c.exec('echo both at once')]);
+      expect(Buffer.from(first.stdout).equals(Buffer.from(data))).toBe(true);
+      expect(utf8Decode(second.stdout)).toBe('both at once\n');
+      await c.close();
+    }
+  });
+
   it('returns every command output intact whatever the chunking and rekeying', async () => {
     await fc.assert(
       fc.asyncProperty(
