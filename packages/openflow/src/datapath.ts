@@ -225,7 +225,7 @@ export class Datapath {
       state.tableId = next;
     }
     // At the end of the pipeline the action set runs in its fixed order (1.3.x §5.10).
-    this.execute(actionSetToList(actionSet), state);
+    if (actionSet.size > 0) this.execute(actionSetToList(actionSet), state);
   }
 
   /**
