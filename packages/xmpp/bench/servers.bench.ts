@@ -1,6 +1,7 @@
 // The morgana XMPP server against Prosody, same run, same load generator (the morgana client):
-// chat messages/s routed between two clients, and server memory per idle authenticated client
-// (RSS difference with N connected clients). The morgana server runs in its own node process
+// chat messages/s routed between two clients, ping round trips/s, and server memory per idle
+// authenticated client (RSS difference with N connected clients, right after the logins and
+// once the server has been idle). The morgana server runs in its own node process
 // (this script re-run with `serve`), so both servers are measured as separate processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
@@ -136,31 +137,55 @@ async function throughput(target: Target): Promise<number> {
   return rate;
 }
 
-interface Memory {
-  /** RSS (KiB) with one client, after the first batch, after the second. */
+/**
+ * Seconds a server is left idle before the "idle" reading. V8 shrinks its young generation back
+ * at a collection once allocation has been low for a few seconds (its allocation-throughput
+ * window); right after a burst of logins it is still grown, by a size bounded by Node's maximum
+ * semi-space, not by the number of clients. Both readings are shown.
+ */
+const IDLE_SECONDS = 6;
+
+/** RSS figures (KiB) at one, IDLE_CLIENTS and 2 × IDLE_CLIENTS clients, and per client. */
+interface Readings {
   readonly rss: readonly [number, number, number];
-  /** KiB per client over both batches: what 2 × IDLE_CLIENTS idle clients cost, one-time growth included. */
+  /** Growth from 1 to 2 × IDLE_CLIENTS clients, per client. */
   readonly perClient: number;
-  /** KiB per client of the first batch: it also pays for what a server grows once under load. */
   readonly firstPerClient: number;
-  /** KiB per client of the second batch: close to what one more client costs (noisy: pages committed earlier get filled). */
   readonly secondPerClient: number;
+}
+
+interface Memory {
+  /** Read right after the logins and their pings (after a forced GC where possible). */
+  readonly busy: Readings;
+  /** Read after IDLE_SECONDS of idleness (then a forced GC where possible): the headline figure. */
+  readonly idle: Readings;
   /** JS heap + external (KiB) per client of the second batch, when the server reports it. */
   readonly heapPerClient: number | undefined;
 }
 
+function readings(rss: [number, number, number]): Readings {
+  return { rss, perClient: (rss[2] - rss[0]) / (2 * IDLE_CLIENTS), firstPerClient: (rss[1] - rss[0]) / IDLE_CLIENTS, secondPerClient: (rss[2] - rss[1]) / IDLE_CLIENTS };
+}
+
 /**
- * Server RSS growth per idle authenticated client, in KiB, in two batches of IDLE_CLIENTS. The
- * first batch also pays for what a server grows once under load (V8's young generation doubles
- * towards its maximum as logins allocate, code is compiled), so the headline figure spreads
- * that over both batches, and each batch is shown too.
+ * Server RSS growth per idle authenticated client, in KiB, in two batches of IDLE_CLIENTS, each
+ * point read right after the logins and again once the server has been idle.
  */
 async function memoryPerClient(target: Target): Promise<Memory> {
   // One client first, so one-time allocations (first session, code paths) are not counted.
   const first = await login(target, 'idle', 'first');
   await first.ping();
-  await target.settle();
-  const rss0 = rssKiB(target.pid);
+  const busy: number[] = [];
+  const idle: number[] = [];
+  const heap: (number | undefined)[] = [];
+  const read = async (): Promise<void> => {
+    await target.settle();
+    busy.push(rssKiB(target.pid));
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    heap.push(await target.settle());
+    idle.push(rssKiB(target.pid));
+  };
+  await read();
   const clients: XmppClient[] = [first];
   const batch = async (offset: number): Promise<void> => {
     for (let i = 0; i < IDLE_CLIENTS; i += LOGIN_CONCURRENCY) {
@@ -170,14 +195,13 @@ async function memoryPerClient(target: Target): Promise<Memory> {
     await Promise.all(clients.map((c) => c.ping()));
   };
   await batch(0);
-  const heap1 = await target.settle();
-  const rss1 = rssKiB(target.pid);
+  await read();
   await batch(IDLE_CLIENTS);
-  const heap2 = await target.settle();
-  const rss2 = rssKiB(target.pid);
+  await read();
   await Promise.all(clients.map((c) => c.close()));
+  const [, heap1, heap2] = heap;
   const heapPerClient = heap1 !== undefined && heap2 !== undefined ? (heap2 - heap1) / 1024 / IDLE_CLIENTS : undefined;
-  return { rss: [rss0, rss1, rss2], perClient: (rss2 - rss0) / (2 * IDLE_CLIENTS), firstPerClient: (rss1 - rss0) / IDLE_CLIENTS, secondPerClient: (rss2 - rss1) / IDLE_CLIENTS, heapPerClient };
+  return { busy: readings(busy as [number, number, number]), idle: readings(idle as [number, number, number]), heapPerClient };
 }
 
 /** XEP-0199 ping round trips/s through `target` (client → server → client), with Benchmark.js. */
@@ -210,17 +234,20 @@ async function main(): Promise<void> {
       const ping = await pingRate(target);
       const rate = await throughput(target);
       results.push({ name: target.name, rate, ping, memory });
-      const [rss0, rss1, rss2] = memory.rss;
+      const { idle, busy } = memory;
+      const perBatch = (r: Readings): string => `first ${IDLE_CLIENTS}: ${r.firstPerClient.toFixed(1)}, next ${IDLE_CLIENTS}: ${r.secondPerClient.toFixed(1)}`;
+      console.log(`${target.name.padEnd(24)} ${Math.round(rate).toLocaleString('en-US').padStart(8)} msgs/s`);
       console.log(
-        `${target.name.padEnd(24)} ${Math.round(rate).toLocaleString('en-US').padStart(8)} msgs/s   RSS ${rss0} → ${rss1} → ${rss2} KiB with 1 → ${IDLE_CLIENTS} → ${2 * IDLE_CLIENTS} idle clients: ` +
-          `${memory.perClient.toFixed(1)} KiB/client (first ${IDLE_CLIENTS}: ${memory.firstPerClient.toFixed(1)}, next ${IDLE_CLIENTS}: ${memory.secondPerClient.toFixed(1)})${memory.heapPerClient === undefined ? '' : `, JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client`}`,
+        `  idle RSS ${idle.rss.join(' → ')} KiB with 1 → ${IDLE_CLIENTS} → ${2 * IDLE_CLIENTS} idle clients: ${idle.perClient.toFixed(1)} KiB/client (${perBatch(idle)})` +
+          `${memory.heapPerClient === undefined ? '' : `, JS heap + external ${memory.heapPerClient.toFixed(1)} KiB/client`}`,
       );
+      console.log(`  right after the logins: RSS ${busy.rss.join(' → ')} KiB: ${busy.perClient.toFixed(1)} KiB/client (${perBatch(busy)})`);
     } finally {
       await target.stop();
     }
   }
   const [morgana, prosody] = results;
-  console.log(`morgana/Prosody: ${(morgana.rate / prosody.rate).toFixed(2)}x messages/s, ${(morgana.ping / prosody.ping).toFixed(2)}x ping round trips/s, ${(morgana.memory.perClient / prosody.memory.perClient).toFixed(2)}x memory per client`);
+  console.log(`morgana/Prosody: ${(morgana.rate / prosody.rate).toFixed(2)}x messages/s, ${(morgana.ping / prosody.ping).toFixed(2)}x ping round trips/s, ${(morgana.memory.idle.perClient / prosody.memory.idle.perClient).toFixed(2)}x memory per idle client (${(morgana.memory.busy.perClient / prosody.memory.busy.perClient).toFixed(2)}x right after the logins)`);
   await stack.close();
 }
 

@@ -108,6 +108,30 @@ function ownString(text: string): string {
   return (text + ' ').slice(0, -1);
 }
 
+/** The scope in effect before any declaration: only the `xml` prefix is bound. */
+const XML_ONLY_SCOPE: ReadonlyMap<string, string> = new Map([['xml', XML_NS]]);
+
+/** Root scopes by their declarations; every stream of one kind declares the same ones. */
+const rootScopes = new Map<string, ReadonlyMap<string, string>>();
+/** Distinct root scopes kept for sharing; past it a stream keeps a scope of its own. */
+const MAX_SHARED_ROOT_SCOPES = 16;
+
+/**
+ * The stream element's namespace scope, shared between streams that declare the same
+ * namespaces (scopes are never changed once made: a child's declarations copy it), so an idle
+ * connection holds no Map of its own.
+ */
+function sharedRootScope(scope: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  let key = '';
+  for (const [prefix, ns] of scope) key += `${prefix}\u0000${ns}\u0000`;
+  const shared = rootScopes.get(key);
+  if (shared !== undefined) return shared;
+  const own = new Map<string, string>();
+  for (const [prefix, ns] of scope) own.set(ownString(prefix), ownString(ns));
+  if (rootScopes.size < MAX_SHARED_ROOT_SCOPES) rootScopes.set(ownString(key), own);
+  return own;
+}
+
 /** Bytes at the end of `bytes` that start a UTF-8 sequence the chunk does not complete (0 to 3). */
 function incompleteUtf8Tail(bytes: Uint8Array): number {
   const end = bytes.length;
@@ -124,7 +148,7 @@ function incompleteUtf8Tail(bytes: Uint8Array): number {
 interface OpenElement {
   readonly qname: string;
   readonly element: XmlElement;
-  readonly scope: Map<string, string>;
+  readonly scope: ReadonlyMap<string, string>;
 }
 
 function isNameStart(c: number): boolean {
@@ -169,7 +193,8 @@ export class XmlStreamParser {
   private events: XmlEvent[] = [];
 
   constructor(limits: Partial<XmlLimits> = {}) {
-    this.limits = { ...XML_LIMIT_DEFAULTS, ...limits };
+    // Parsers with default limits (most connections) share one object.
+    this.limits = Object.keys(limits).length === 0 ? XML_LIMIT_DEFAULTS : { ...XML_LIMIT_DEFAULTS, ...limits };
   }
 
   /** Forgets everything, for a stream restart after STARTTLS or SASL (RFC 6120 §4.3.3). */
@@ -506,20 +531,18 @@ export class XmlStreamParser {
   private openTag(selfClosing: boolean): void {
     const parent = this.stack[this.stack.length - 1];
     if (this.stack.length >= this.limits.maxDepth) this.fail('depth', `elements nest deeper than ${this.limits.maxDepth} (maxDepth)`);
-    let scope = parent?.scope;
-    if (scope === undefined) scope = new Map([['xml', XML_NS]]);
-    let copied = false;
+    let scope: ReadonlyMap<string, string> = parent?.scope ?? XML_ONLY_SCOPE;
+    // Declarations copy the parent's scope: scopes are never changed once made, so they can be shared.
+    let declared: Map<string, string> | undefined;
     for (const [key, value] of this.rawAttrs) {
       if (key === 'xmlns' || key.startsWith('xmlns:')) {
-        if (!copied) {
-          scope = new Map(scope);
-          copied = true;
-        }
+        declared ??= new Map(scope);
         const prefix = key === 'xmlns' ? '' : key.slice(6);
         if (prefix === 'xml' || prefix === 'xmlns' || (prefix !== '' && value === '')) this.fail('malformed', `invalid namespace declaration ${key}`);
-        scope.set(prefix, value);
+        declared.set(prefix, value);
       }
     }
+    if (declared !== undefined) scope = declared;
     const [prefix, local] = this.splitName(this.name);
     const ns = scope.get(prefix);
     if (ns === undefined) this.fail('unbound-prefix', `prefix '${prefix}' is not declared`);
@@ -542,9 +565,7 @@ export class XmlStreamParser {
       if (selfClosing) this.fail('malformed', 'the stream header closes itself');
       // The stream element stays open for the connection's life: it keeps only what closing
       // tags and namespace lookups need, as strings of their own rather than slices of the chunk.
-      const rootScope = new Map<string, string>();
-      for (const [key, value] of scope) rootScope.set(ownString(key), ownString(value));
-      this.stack.push({ qname: ownString(this.name), element: STREAM_ROOT, scope: rootScope });
+      this.stack.push({ qname: ownString(this.name), element: STREAM_ROOT, scope: sharedRootScope(scope) });
       this.events.push({ type: 'stream-open', element });
     } else if (selfClosing) {
       this.finish(parent, element);

@@ -232,6 +232,14 @@ describe('XML stream parser', () => {
     expect(parser.push(new Uint8Array([...bom, ...encoder.encode(HEADER)])).map((e) => e.type)).toEqual(['stream-open']);
   });
 
+  it('resolves namespaces per stream past the number of shared root scopes', () => {
+    for (let i = 0; i < 40; i++) {
+      const parser = new XmlStreamParser();
+      const events = parser.pushText(`<stream:stream xmlns='urn:ns:${i}' xmlns:stream='${STREAMS}' xmlns:p='urn:p:${i}'><a><p:b/></a>`);
+      expect(events[1]).toEqual({ type: 'stanza', element: { name: 'a', ns: `urn:ns:${i}`, attrs: {}, children: [{ name: 'b', ns: `urn:p:${i}`, attrs: {}, children: [] }] } });
+    }
+  });
+
   it('starts afresh after reset (stream restart)', () => {
     const parser = new XmlStreamParser();
     parser.pushText(`${HEADER}<a/>`);
