@@ -3,7 +3,7 @@
  * OXM TLVs (OpenFlow 1.3.x §7.2.2), both read into one {@link Match} record.
  */
 import { ByteReader, ByteWriter, DecodeError, UnsupportedError } from '@morgana/core';
-import { OFP10, OFP13 } from './constants.js';
+import { OFP10, OFP13, OFPBMC_BAD_MASK, OFPBMC_BAD_PREREQ, OFPBMC_BAD_WILDCARDS } from './constants.js';
 
 /** The match fields morgana names; each value is the field's wire value as a number. */
 export type MatchFieldName =
@@ -316,4 +316,83 @@ export function portFrom16(port: number): number {
 /** The 16-bit OpenFlow 1.0 port number of a 32-bit repr port. */
 export function portTo16(port: number): number {
   return port & 0xffff;
+}
+
+/** The ETH_TYPE values of IPv4, IPv6, ARP, MPLS (unicast, multicast) and PBB. */
+const IPV4 = 0x0800;
+const IPV6 = 0x86dd;
+const ARP = 0x0806;
+const MPLS = [0x8847, 0x8848];
+const PBB = 0x88e7;
+
+/**
+ * Each field's prerequisite (OpenFlow 1.3.x §7.2.3.7, Table 12): the field it depends on and
+ * the values that field must hold. A prerequisite is itself checked as a field, so chains
+ * (TCP_SRC needs IP_PROTO 6, which needs ETH_TYPE IPv4 or IPv6) follow.
+ */
+const PREREQUISITES: Readonly<Partial<Record<MatchFieldName | 'ipv6Src' | 'ipv6Dst' | 'ipv6NdTarget', readonly [MatchFieldName, readonly number[]]>>> = {
+  inPhyPort: ['inPort', []], ipDscp: ['ethType', [IPV4, IPV6]], ipEcn: ['ethType', [IPV4, IPV6]], ipProto: ['ethType', [IPV4, IPV6]],
+  ipv4Src: ['ethType', [IPV4]], ipv4Dst: ['ethType', [IPV4]], tcpSrc: ['ipProto', [6]], tcpDst: ['ipProto', [6]],
+  udpSrc: ['ipProto', [17]], udpDst: ['ipProto', [17]], sctpSrc: ['ipProto', [132]], sctpDst: ['ipProto', [132]],
+  icmpv4Type: ['ipProto', [1]], icmpv4Code: ['ipProto', [1]], arpOp: ['ethType', [ARP]], arpSpa: ['ethType', [ARP]],
+  arpTpa: ['ethType', [ARP]], arpSha: ['ethType', [ARP]], arpTha: ['ethType', [ARP]], ipv6Src: ['ethType', [IPV6]],
+  ipv6Dst: ['ethType', [IPV6]], ipv6Flabel: ['ethType', [IPV6]], icmpv6Type: ['ipProto', [58]], icmpv6Code: ['ipProto', [58]],
+  ipv6NdTarget: ['icmpv6Type', [135, 136]], ipv6NdSll: ['icmpv6Type', [135]], ipv6NdTll: ['icmpv6Type', [136]],
+  mplsLabel: ['ethType', MPLS], mplsTc: ['ethType', MPLS], mplsBos: ['ethType', MPLS], pbbIsid: ['ethType', [PBB]],
+  ipv6Exthdr: ['ethType', [IPV6]],
+};
+
+/** Why a 1.3 match is refused: an OFPBMC_* code and the field at fault. */
+export interface MatchError {
+  readonly code: number;
+  readonly field: string;
+}
+
+function prerequisiteMet(match: Match, field: keyof typeof PREREQUISITES): boolean {
+  const prerequisite = PREREQUISITES[field];
+  if (prerequisite === undefined) return true;
+  const [name, values] = prerequisite;
+  const value = match[name];
+  return value !== undefined && (values.length === 0 || values.includes(value));
+}
+
+/**
+ * Checks a 1.3 match the way a switch must before taking it (1.3.x §7.2.3.5-7): masks only
+ * on maskable fields (OFPBMC_BAD_MASK), no value bit set where its mask is 0
+ * (OFPBMC_BAD_WILDCARDS), and every field's prerequisite present with a matching value
+ * (OFPBMC_BAD_PREREQ). Returns the first failure, or undefined for a match to accept.
+ */
+export function checkMatch13(match: Match): MatchError | undefined {
+  for (const [name, mask] of Object.entries(match.masks ?? {}) as [MatchFieldName, number][]) {
+    const entry = byName.get(name);
+    if (entry === undefined || !entry.maskable) return { code: OFPBMC_BAD_MASK, field: name };
+    const value = match[name] ?? 0;
+    // Bits outside the mask: value & ~mask, computed in two halves for 48-bit fields.
+    const high = Math.floor(value / 0x1_0000_0000) & ~Math.floor(mask / 0x1_0000_0000);
+    const low = (value % 0x1_0000_0000) & ~(mask % 0x1_0000_0000);
+    if (high !== 0 || low !== 0) return { code: OFPBMC_BAD_WILDCARDS, field: name };
+  }
+  for (const raw of match.other ?? []) {
+    const wide = raw.oxmClass === OFP13.OXM_CLASS_OPENFLOW_BASIC ? wideByField.get(raw.field) : undefined;
+    if (wide === undefined) continue;
+    if (raw.hasMask && !wide.maskable) return { code: OFPBMC_BAD_MASK, field: wide.name };
+    if (raw.hasMask) {
+      for (let index = 0; index < wide.width; index += 1) {
+        if (((raw.payload[index] as number) & ~(raw.payload[wide.width + index] as number)) !== 0) return { code: OFPBMC_BAD_WILDCARDS, field: wide.name };
+      }
+    }
+    if (!prerequisiteMet(match, wide.name as keyof typeof PREREQUISITES)) return { code: OFPBMC_BAD_PREREQ, field: wide.name };
+  }
+  for (const entry of OXM_FIELDS) {
+    if (match[entry.name] === undefined) continue;
+    if (entry.name === 'vlanPcp') {
+      // VLAN_PCP needs a tag: VLAN_VID with OFPVID_PRESENT (0x1000) set and not masked away.
+      const vid = match.vlanVid;
+      const mask = match.masks?.vlanVid ?? 0x1fff;
+      if (vid === undefined || (vid & mask & 0x1000) === 0) return { code: OFPBMC_BAD_PREREQ, field: entry.name };
+    } else if (!prerequisiteMet(match, entry.name)) {
+      return { code: OFPBMC_BAD_PREREQ, field: entry.name };
+    }
+  }
+  return undefined;
 }
