@@ -9,7 +9,8 @@ import type { Action, Instruction } from './actions.js';
 import { type ActionSet, EMPTY_ACTION_SET, actionSetToList, updateActionSet } from './action-set.js';
 import {
   OFPET_BAD_ACTION, OFPET_BAD_INSTRUCTION, OFPET_BAD_MATCH, OFPET_FLOW_MOD_FAILED, OFPET_METER_MOD_FAILED, OFPG_MAX,
-  OFPBMC_BAD_FIELD, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_MAX, OFPP_NORMAL, OFPP_TABLE,
+  OFPBMC_BAD_FIELD, OFPFMFC_BAD_TABLE_ID, OFPBIC_BAD_TABLE_ID, OFPBIC_UNSUP_INST, OFPBAC_BAD_OUT_PORT, OFPBAC_BAD_OUT_GROUP, OFPBAC_BAD_TYPE,
+  OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_MAX, OFPP_NORMAL, OFPP_TABLE,
 } from './constants.js';
 import { DEFAULT_MAX_FLOWS, type FlowEntry, FlowTable, OFPRR_DELETE, OFPRR_GROUP_DELETE, packetFields, unsupportedOxms } from './flow-table.js';
 import { type GroupBucket, type GroupEntry, GroupTable, type GroupTableConfig } from './group-table.js';
@@ -33,13 +34,6 @@ export const OFPPS_LINK_DOWN = 1;
 export const OFPPS_LIVE = 4;
 /** OFPC_INVALID_TTL_TO_CONTROLLER (1.3 set-config flag): TTL-expired packets go up instead of being dropped. */
 export const OFPC_INVALID_TTL_TO_CONTROLLER = 4;
-/** Error codes of the flow-mod checks (1.3.x §7.4.4). */
-const OFPFMFC_BAD_TABLE_ID = 2;
-const OFPBIC_BAD_TABLE_ID = 2;
-const OFPBIC_UNSUP_INST = 1;
-const OFPBAC_BAD_OUT_PORT = 4;
-const OFPBAC_BAD_OUT_GROUP = 9;
-const OFPBAC_BAD_TYPE = 0;
 /** The cookie of a packet-in not caused by a flow entry (1.3.x §7.4.1). */
 const NO_COOKIE = 0xffff_ffff_ffff_ffffn;
 

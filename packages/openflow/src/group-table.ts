@@ -3,7 +3,10 @@
  * FAST_FAILOVER groups, bucket liveness through watch ports and groups, and counters.
  */
 import type { Action } from './actions.js';
-import { OFPG_ANY, OFPG_MAX, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT, OFPP_ANY } from './constants.js';
+import {
+  OFPG_ANY, OFPG_MAX, OFPGMFC_BAD_BUCKET, OFPGMFC_BAD_TYPE, OFPGMFC_BAD_WATCH, OFPGMFC_GROUP_EXISTS, OFPGMFC_INVALID_GROUP, OFPGMFC_LOOP,
+  OFPGMFC_OUT_OF_BUCKETS, OFPGMFC_OUT_OF_GROUPS, OFPGMFC_UNKNOWN_GROUP, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT, OFPP_ANY,
+} from './constants.js';
 
 /** One bucket of a group (ofp_bucket, 1.3.x §7.3.4.2). */
 export interface GroupBucket {
@@ -28,8 +31,8 @@ export interface GroupEntry {
 
 /** ofp_group_mod_failed_code values the table returns (1.3.x §7.4.4). */
 export const OFPGMFC = {
-  GROUP_EXISTS: 0, INVALID_GROUP: 1, OUT_OF_GROUPS: 3, OUT_OF_BUCKETS: 4, CHAINING_UNSUPPORTED: 5,
-  WATCH_UNSUPPORTED: 6, LOOP: 7, UNKNOWN_GROUP: 8, BAD_TYPE: 10, BAD_BUCKET: 12, BAD_WATCH: 13,
+  GROUP_EXISTS: OFPGMFC_GROUP_EXISTS, INVALID_GROUP: OFPGMFC_INVALID_GROUP, OUT_OF_GROUPS: OFPGMFC_OUT_OF_GROUPS, OUT_OF_BUCKETS: OFPGMFC_OUT_OF_BUCKETS,
+  LOOP: OFPGMFC_LOOP, UNKNOWN_GROUP: OFPGMFC_UNKNOWN_GROUP, BAD_TYPE: OFPGMFC_BAD_TYPE, BAD_BUCKET: OFPGMFC_BAD_BUCKET, BAD_WATCH: OFPGMFC_BAD_WATCH,
 } as const;
 
 export interface GroupTableConfig {

@@ -3,7 +3,10 @@
  * measured in kb/s or packets/s by a token bucket per band, and counters. DSCP_REMARK bands
  * are refused (OFPMMFC_BAD_BAND).
  */
-import { OFPM_MAX, OFPMF_BURST, OFPMF_KBPS, OFPMF_PKTPS } from './constants.js';
+import {
+  OFPM_MAX, OFPMMFC_BAD_BAND, OFPMMFC_BAD_BURST, OFPMMFC_BAD_FLAGS, OFPMMFC_BAD_RATE, OFPMMFC_INVALID_METER, OFPMMFC_METER_EXISTS,
+  OFPMMFC_OUT_OF_BANDS, OFPMMFC_OUT_OF_METERS, OFPMMFC_UNKNOWN_METER, OFPMF_BURST, OFPMF_KBPS, OFPMF_PKTPS,
+} from './constants.js';
 
 /** One band (ofp_meter_band_header, 1.3.x §7.3.4.4); the codec's band reprs fit it. */
 export interface MeterBandSpec {
@@ -31,7 +34,8 @@ export interface MeterEntry<B extends MeterBandSpec = MeterBandSpec> {
 
 /** ofp_meter_mod_failed_code values the table returns (1.3.x §7.4.4). */
 export const OFPMMFC = {
-  METER_EXISTS: 1, INVALID_METER: 2, UNKNOWN_METER: 3, BAD_COMMAND: 4, BAD_FLAGS: 5, BAD_RATE: 6, BAD_BURST: 7, BAD_BAND: 8, OUT_OF_METERS: 10, OUT_OF_BANDS: 11,
+  METER_EXISTS: OFPMMFC_METER_EXISTS, INVALID_METER: OFPMMFC_INVALID_METER, UNKNOWN_METER: OFPMMFC_UNKNOWN_METER, BAD_FLAGS: OFPMMFC_BAD_FLAGS,
+  BAD_RATE: OFPMMFC_BAD_RATE, BAD_BURST: OFPMMFC_BAD_BURST, BAD_BAND: OFPMMFC_BAD_BAND, OUT_OF_METERS: OFPMMFC_OUT_OF_METERS, OUT_OF_BANDS: OFPMMFC_OUT_OF_BANDS,
 } as const;
 
 export interface MeterTableConfig {

@@ -5,15 +5,12 @@
  */
 import { type Clock, CounterSet, DecodeError, type TcpFlow, type Timer, UnsupportedError } from '@morgana/core';
 import {
-  OFPBRC_BAD_VERSION, OFPCR_ROLE_EQUAL, OFPCR_ROLE_SLAVE, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED,
+  OFPBRC_BAD_VERSION, OFPBRC_EPERM, OFPCR_ROLE_EQUAL, OFPCR_ROLE_SLAVE, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED,
   OFPHFC_INCOMPATIBLE, OFP_VERSION_1_0,
 } from './constants.js';
 import type { OutgoingMessage } from './controller.js';
 import { MessageFramer } from './framer.js';
 import { type OfpMessage, emitMessage, errorFor, errorForDecodeError, negotiateVersion, parseMessage } from './wire.js';
-
-/** OFPBRC_EPERM: the switch cannot give this answer (1.3.x §7.4.4). */
-const OFPBRC_EPERM = 5;
 
 /** Limits and timers of a control channel. */
 export interface ChannelConfig {

@@ -10,31 +10,20 @@ import {
   OFPET_PORT_MOD_FAILED, OFPET_ROLE_REQUEST_FAILED, OFPET_TABLE_MOD_FAILED, OFPFC_ADD, OFPFC_DELETE, OFPFC_DELETE_STRICT,
   OFPFC_MODIFY, OFPFC_MODIFY_STRICT, OFPG_ALL, OFPG_ANY, OFPGC_ADD, OFPGC_DELETE, OFPGC_MODIFY, OFPM_ALL, OFPMC_ADD,
   OFPMC_DELETE, OFPMC_MODIFY, OFPMPF_MORE, OFPP_ANY, OFPTT_ALL, OFP_NO_BUFFER, OFP_VERSION_1_0,
-  OFP_VERSION_1_3, OFPMP_TABLE_FEATURES, OFP13,
+  OFP_VERSION_1_3, OFPMP_TABLE_FEATURES, OFP13, OFPBRC_BUFFER_UNKNOWN, OFPBRC_IS_SLAVE, OFPFMFC_TABLE_FULL, OFPFMFC_OVERLAP,
+  OFPFMFC_BAD_COMMAND, OFPFMFC_BAD_TABLE_ID, OFPGMFC_BAD_COMMAND, OFPMMFC_BAD_COMMAND, OFPPMFC_BAD_PORT, OFPPMFC_BAD_HW_ADDR,
+  OFPTMFC_BAD_TABLE, OFPRRFC_STALE, OFPRRFC_BAD_ROLE,
 } from './constants.js';
 import type { OutgoingMessage } from './controller.js';
 import { Datapath, type DatapathPort, type ModError, OFPPC_NO_FLOOD, OFPPC_NO_FWD, OFPPC_NO_PACKET_IN, OFPPC_NO_RECV, OFPPC_PORT_DOWN, OFPPS_LIVE, type PacketIn } from './datapath.js';
 import { type FlowEntry, type FlowFilter, FlowTable, OFPRR_DELETE, OXM_FIELD_METADATA, selects } from './flow-table.js';
 import type { RawOxm } from './match.js';
 import type { GroupTableConfig } from './group-table.js';
-import { type MeterTableConfig, OFPMMFC } from './meter-table.js';
+import type { MeterTableConfig } from './meter-table.js';
 import { type ChannelConfig, SwitchChannel } from './switch-channel.js';
 import { SWITCH_ACTIONS, errorIn10, instructionsTo10, matchFrom10, matchTo10, tableFeatures } from './switch-view.js';
 import type { FlowStatsEntry, MultipartReplyBody, MultipartRequestBody, OfpMessage, PortDesc, PortStatsEntry } from './wire.js';
 
-/** Error codes the switch sends that the constants do not name (1.3.x §7.4.4). */
-const OFPBRC_BUFFER_UNKNOWN = 8;
-const OFPBRC_IS_SLAVE = 10;
-const OFPFMFC_TABLE_FULL = 1;
-const OFPFMFC_OVERLAP = 3;
-const OFPFMFC_BAD_TABLE_ID = 2;
-const OFPFMFC_BAD_COMMAND = 6;
-const OFPGMFC_BAD_COMMAND = 11;
-const OFPPMFC_BAD_PORT = 0;
-const OFPPMFC_BAD_HW_ADDR = 1;
-const OFPTMFC_BAD_TABLE = 0;
-const OFPRRFC_STALE = 0;
-const OFPRRFC_BAD_ROLE = 2;
 /** Port-status reasons. */
 const OFPPR_MODIFY = 2;
 /** Capabilities (features-reply): flow, table, port stats; 1.3 adds group stats. */
@@ -403,7 +392,7 @@ export function createOpenFlowSwitch(config: SwitchConfig): OpenFlowSwitch {
     }
     if (message.command === OFPMC_ADD) code = datapath.meters.add(message.meterId, message.flags, message.bands, now);
     else if (message.command === OFPMC_MODIFY) code = datapath.meters.modify(message.meterId, message.flags, message.bands, now);
-    else code = OFPMMFC.BAD_COMMAND;
+    else code = OFPMMFC_BAD_COMMAND;
     if (code !== undefined) fail(channel, bytes, { type: OFPET_METER_MOD_FAILED, code });
   };
 
