@@ -68,8 +68,9 @@ class Reader {
 
   /**
    * Reads a possibly compressed name. Every pointer must point strictly before the place it
-   * was read from: that rejects forward pointers and makes loops impossible (each jump goes
-   * back), so decoding is linear in the message size whatever the input.
+   * was read from: that rejects forward pointers and pointers to themselves. A label followed
+   * by a pointer back to it still loops, and the 255-octet name limit (RFC 1035 §3.1) ends
+   * that loop, so one name costs at most 128 labels whatever the input.
    */
   name(end = this.bytes.length): DnsName {
     const labels: string[] = [];
