@@ -257,12 +257,83 @@ export interface FlowTableConfig {
 const COMPILED: unique symbol = Symbol('compiled match');
 type StoredEntry = FlowEntry & { readonly [COMPILED]: CompiledMatch };
 
+/**
+ * A lookup index over a table's entries (tuple space search): entries grouped by their shape
+ * (which fields, under which masks), each shape a map from the masked values to its entries
+ * in lookup order. A lookup probes one map per shape instead of testing every entry; shapes
+ * are visited by their best priority, so the search stops once no shape can beat the hit.
+ */
+class LookupIndex {
+  private readonly shapes: Shape[] = [];
+
+  constructor(entries: readonly StoredEntry[]) {
+    const byId = new Map<string, Shape>();
+    entries.forEach((entry, position) => {
+      const prepared = entry[COMPILED];
+      if (prepared.impossible) return;
+      const id = `${prepared.names.join(',')}|${prepared.masks.join(',')}|${prepared.metadata?.mask ?? ''}`;
+      let shape = byId.get(id);
+      if (shape === undefined) {
+        shape = { prepared, top: entry.priority, buckets: new Map() };
+        byId.set(id, shape);
+        this.shapes.push(shape);
+      }
+      const key = keyOf(prepared, prepared.values, prepared.metadata?.value);
+      const bucket = shape.buckets.get(key);
+      // Entries arrive in lookup order, so a bucket's first entry is its best.
+      if (bucket === undefined) shape.buckets.set(key, { entry, position });
+    });
+    this.shapes.sort((a, b) => b.top - a.top);
+  }
+
+  lookup(packet: PacketFields, metadata: bigint): StoredEntry | undefined {
+    let best: { entry: StoredEntry; position: number } | undefined;
+    const values: number[] = [];
+    for (const shape of this.shapes) {
+      if (best !== undefined && shape.top < best.entry.priority) break;
+      const { names, masks } = shape.prepared;
+      values.length = 0;
+      let complete = true;
+      for (let index = 0; index < names.length; index += 1) {
+        const have = packet[names[index] as MatchFieldName];
+        if (have === undefined) {
+          complete = false;
+          break;
+        }
+        const mask = masks[index] as number;
+        values.push(mask === -1 ? have : and(have, mask));
+      }
+      if (!complete) continue;
+      const wanted = shape.prepared.metadata;
+      const hit = shape.buckets.get(keyOf(shape.prepared, values, wanted === undefined ? undefined : metadata & wanted.mask));
+      if (hit === undefined) continue;
+      if (best === undefined || hit.entry.priority > best.entry.priority || (hit.entry.priority === best.entry.priority && hit.position < best.position)) best = hit;
+    }
+    return best?.entry;
+  }
+}
+
+interface Shape {
+  readonly prepared: CompiledMatch;
+  /** The highest priority among the shape's entries. */
+  readonly top: number;
+  readonly buckets: Map<string, { readonly entry: StoredEntry; readonly position: number }>;
+}
+
+function keyOf(prepared: CompiledMatch, values: readonly number[], metadata: bigint | undefined): string {
+  let key = '';
+  for (let index = 0; index < prepared.names.length; index += 1) key += `${values[index]},`;
+  return metadata === undefined ? key : `${key}m${metadata & (prepared.metadata?.mask ?? 0n)}`;
+}
+
 /** Default of {@link FlowTableConfig.maxFlows}. */
 export const DEFAULT_MAX_FLOWS = 4_096;
 
 /** One flow table. */
 export class FlowTable {
   private entries: StoredEntry[] = [];
+  /** Rebuilt on the first lookup after the entries changed. */
+  private index: LookupIndex | undefined;
   private readonly maxFlows: number;
   /** Packets looked up and packets that hit an entry (table statistics, 1.3.x §7.3.5.4). */
   lookups = 0n;
@@ -300,6 +371,7 @@ export class FlowTable {
     const entry: StoredEntry = { ...spec, packetCount: 0n, byteCount: 0n, installedAt: now, lastUsed: now, [COMPILED]: compile(spec.match) };
     if (index >= 0) {
       this.entries[index] = entry;
+      this.index = undefined;
       return 'replaced';
     }
     if (this.entries.length >= this.maxFlows) return 'table-full';
@@ -307,6 +379,7 @@ export class FlowTable {
     const at = this.entries.findIndex((other) => other.priority < spec.priority);
     if (at < 0) this.entries.push(entry);
     else this.entries.splice(at, 0, entry);
+    this.index = undefined;
     return 'added';
   }
 
@@ -336,26 +409,25 @@ export class FlowTable {
       if (hit) removed.push(entry);
       return !hit;
     });
+    if (removed.length > 0) this.index = undefined;
     return removed;
   }
 
   /** Removes entries for which `predicate` holds (a deleted group's users, 1.3.x §6.5) and returns them. */
   deleteWhere(predicate: (entry: FlowEntry) => boolean): FlowEntry[] {
     const removed: FlowEntry[] = this.entries.filter(predicate);
-    if (removed.length > 0) this.entries = this.entries.filter((entry) => !predicate(entry));
+    if (removed.length > 0) {
+      this.entries = this.entries.filter((entry) => !predicate(entry));
+      this.index = undefined;
+    }
     return removed;
   }
 
   /** The highest-priority entry matching `packet`, its counters updated; undefined on a table miss. */
   lookup(packet: PacketFields, length: number, metadata = 0n): FlowEntry | undefined {
     this.lookups += 1n;
-    let found: FlowEntry | undefined;
-    for (const candidate of this.entries) {
-      if (matchesCompiled(candidate[COMPILED], packet, metadata)) {
-        found = candidate;
-        break;
-      }
-    }
+    this.index ??= new LookupIndex(this.entries);
+    const found = this.index.lookup(packet, metadata);
     if (found === undefined) return undefined;
     this.matched += 1n;
     found.packetCount += 1n;
@@ -363,6 +435,7 @@ export class FlowTable {
     found.lastUsed = this.config.clock.now();
     return found;
   }
+
 
   /** Removes entries past their idle or hard timeout (seconds, §5.5) and returns them with the reason. */
   expire(): { entry: FlowEntry; reason: number }[] {
@@ -379,6 +452,7 @@ export class FlowTable {
       }
       return true;
     });
+    if (expired.length > 0) this.index = undefined;
     return expired;
   }
 
