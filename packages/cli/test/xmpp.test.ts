@@ -177,6 +177,31 @@ describe('morgana xmpp on the socket backend', () => {
   });
 });
 
+describe('morgana xmpp on usernet (the pure stack)', () => {
+  it('serves STARTTLS and a chat through its own TCP/IP stack', async () => {
+    const hostPort = port();
+    const clock = createSystemClock();
+    const random = createSystemRandom();
+    const appliance = await startXmpp({ domain: DOMAIN, usersFile, backend: { net: 'usernet', forward: [`${hostPort}:5222`] }, log: createLogger('error') });
+    const stack = createSocketStack();
+    try {
+      const login = async (user: string, password: string): Promise<XmppClient> =>
+        connectXmpp(await stack.tcp.connect(parseIpv4('127.0.0.1'), hostPort), { jid: `${user}@${DOMAIN}/pure`, password, clock, random, crypto: nodeScramCrypto, startTls: acceptingTls([]), keepaliveInterval: 0 });
+      const alice = await login('alice', 'wonderland');
+      const bob = await login('bob', 'builder:with:colons');
+      expect(alice.secure).toBe(true);
+      const atBob = next(bob, 'message');
+      await alice.sendMessage(`bob@${DOMAIN}/pure`, 'over the pure stack');
+      expect(text(child(await atBob, 'body'))).toBe('over the pure stack');
+      await alice.close();
+      await bob.close();
+    } finally {
+      await stack.close();
+      await appliance.close();
+    }
+  });
+});
+
 function slixmppMissing(): string | undefined {
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import slixmpp'], { stdio: 'ignore' });

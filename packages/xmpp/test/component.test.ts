@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, TimeoutError } from '@morgana/core';
 import { type ScriptedFlow, VirtualClock, createScriptedFlow } from '@morgana/testing';
-import { ComponentError, NS_CLIENT, NS_COMPONENT_ACCEPT, NS_PING, StanzaError, XmlStreamParser, type XmlElement, type XmppComponent, child, connectComponent, el } from '../src/index.js';
+import { ComponentError, NS_CLIENT, NS_COMPONENT_ACCEPT, NS_PING, StanzaError, XmlStreamParser, type XmlElement, type XmppComponent, child, componentHandshake, connectComponent, el } from '../src/index.js';
 import { nodeCrypto } from './helpers.js';
 
 const DOMAIN = 'component.example.test';
@@ -69,6 +69,15 @@ describe('XEP-0114 component', () => {
     await component.close();
     expect(server.raw()).toBe('</stream:stream>');
     expect(server.peer.closed).toBe(true);
+  });
+
+  it('hashes any stream id and secret as SHA-1 over their UTF-8 concatenation, in lowercase hex', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), async (streamId, secret) => {
+        expect(await componentHandshake(nodeCrypto, streamId, secret)).toBe(createHash('sha1').update(streamId + secret, 'utf8').digest('hex'));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it.each(['not-authorized', 'conflict'])('rejects with ComponentError(%s) when the server refuses the handshake', async (condition) => {
