@@ -99,6 +99,14 @@ export async function startXmpp(options: {
   if (options.tlsCertFile !== undefined && options.tlsKeyFile !== undefined) {
     cert = await readFile(options.tlsCertFile, 'utf8');
     key = await readFile(options.tlsKeyFile, 'utf8');
+    let names: string | undefined;
+    try {
+      names = new X509Certificate(cert).checkHost(domain);
+    } catch (error) {
+      throw new UsageError(`--tls-cert ${options.tlsCertFile}: ${(error as Error).message}`);
+    }
+    // Clients check the certificate against the domain (RFC 6120 §13.7.2): say so at start.
+    if (names === undefined) options.log.warn(`xmpp: ${options.tlsCertFile} does not name ${domain}; clients that check certificates will refuse it`);
   } else {
     ({ key, cert } = generateSelfSignedCertificate(domain));
     options.log.info(`xmpp: self-signed certificate for ${domain}, SHA-256 fingerprint ${new X509Certificate(cert).fingerprint256}`);

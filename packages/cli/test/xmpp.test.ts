@@ -177,6 +177,41 @@ describe('morgana xmpp on the socket backend', () => {
   });
 });
 
+describe('morgana xmpp with --tls-cert and --tls-key', () => {
+  it('serves the given certificate, which a verifying client accepts for the domain, and warns about one for another name', async () => {
+    const own = generateSelfSignedCertificate(DOMAIN);
+    writeFileSync(join(dir, 'cert.pem'), own.cert);
+    writeFileSync(join(dir, 'key.pem'), own.key);
+    const listen = port();
+    const warnings: string[] = [];
+    const log = { ...createLogger('error'), warn: (message: string) => void warnings.push(message) };
+    const appliance = await startXmpp({ domain: DOMAIN, usersFile, tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem'), backend: { net: 'socket', listen: `127.0.0.1:${listen}` }, log });
+    const stack = createSocketStack();
+    try {
+      // Full verification: the certificate is its own CA, and must name the domain.
+      const verifying: StartTls = (flow: Flow) =>
+        new Promise((resolve, reject) => {
+          const socket = tlsConnect({ socket: flowToDuplex(flow) as never, servername: DOMAIN, ca: own.cert }, () => resolve(duplexToFlow(socket)));
+          socket.once('error', reject);
+        });
+      const alice = await connectXmpp(await stack.tcp.connect(parseIpv4('127.0.0.1'), listen), { jid: `alice@${DOMAIN}/v`, password: 'wonderland', clock: createSystemClock(), random: createSystemRandom(), crypto: nodeScramCrypto, startTls: verifying, keepaliveInterval: 0 });
+      expect(alice.secure).toBe(true);
+      await alice.close();
+      expect(warnings).toEqual([]);
+    } finally {
+      await stack.close();
+      await appliance.close();
+    }
+    const other = generateSelfSignedCertificate('other.example.test');
+    writeFileSync(join(dir, 'other.pem'), other.cert);
+    writeFileSync(join(dir, 'other-key.pem'), other.key);
+    const second = await startXmpp({ domain: DOMAIN, usersFile, tlsCertFile: join(dir, 'other.pem'), tlsKeyFile: join(dir, 'other-key.pem'), backend: { net: 'socket', listen: `127.0.0.1:${port()}` }, log });
+    await second.close();
+    expect(warnings.join('\n')).toContain(`does not name ${DOMAIN}`);
+    await expect(startXmpp({ domain: DOMAIN, usersFile, tlsCertFile: join(dir, 'other.pem'), tlsKeyFile: join(dir, 'key.pem'), backend: { net: 'socket', listen: `127.0.0.1:${port()}` }, log })).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
 describe('morgana xmpp on usernet (the pure stack)', () => {
   it('serves STARTTLS and a chat through its own TCP/IP stack', async () => {
     const hostPort = port();
