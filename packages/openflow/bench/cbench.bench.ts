@@ -11,6 +11,7 @@
 // CBENCH_WARMUP (1 loop, not counted), CBENCH_VERSION (1 for OpenFlow 1.0, 4 for 1.3).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,21 @@ function runGenerator(binary: string, port: number, mode: 'throughput' | 'latenc
   });
 }
 
+/** Resolves once something accepts connections on the port (a controller may start slowly on a busy host). */
+async function listening(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'morgana-cbench-'));
   const binary = join(dir, 'of-loadgen');
@@ -76,8 +92,8 @@ async function main(): Promise<void> {
             console.log(`${name}: skipped (not installed)`);
             break;
           }
-          await new Promise((resolve) => setTimeout(resolve, 1000));
           try {
+            if (!(await listening(port, 15_000))) throw new Error('the controller did not start listening');
             const output = await runGenerator(binary, port, mode);
             const loops = [...output.matchAll(/^loop \d+: (\d+) responses\/s$/gm)].map((match) => Number(match[1]));
             const average = Number(/^average: (\d+)/m.exec(output)?.[1] ?? 0);
