@@ -17,6 +17,9 @@ export const OPENFLOW_SWITCH_USAGE = `usage: morgana openflow-switch [--controll
                            (repeatable; port numbers 1, 2, ... in order)
   --datapath-id HEX        datapath id (default: from the first port's MAC address)
   --tables N               flow tables (default 8)
+  --table-miss controller|drop
+                           a packet no flow and no table-miss entry takes: sent to the
+                           controllers (default, as OpenFlow 1.0) or dropped (OpenFlow 1.3's default)
   --log-level error|warn|info|debug
 At least one of --controller and --listen is needed.
 signals: SIGINT/SIGTERM stop cleanly; SIGUSR1 prints counters.
@@ -29,6 +32,7 @@ export interface OpenflowSwitchOptions {
   readonly ports: readonly string[];
   readonly datapathId?: string;
   readonly tables?: string;
+  readonly tableMiss?: string;
   readonly log: Logger;
   readonly clock?: Clock;
   /** Opens a port by name; default: a TAP device through @morgana/netif-tap. */
@@ -62,6 +66,8 @@ export async function startOpenflowSwitch(options: OpenflowSwitchOptions): Promi
   }
   const tables = options.tables === undefined ? undefined : Number(options.tables);
   if (tables !== undefined && (!Number.isInteger(tables) || tables < 1 || tables > 254)) throw new UsageError('--tables must be 1 to 254');
+  const tableMiss = options.tableMiss ?? 'controller';
+  if (tableMiss !== 'controller' && tableMiss !== 'drop') throw new UsageError('--table-miss must be controller or drop');
   const clock = options.clock ?? createSystemClock();
   const open = options.openPort ?? openTapPort;
   const ports: (Netif & { close(): Promise<void> })[] = [];
@@ -73,7 +79,7 @@ export async function startOpenflowSwitch(options: OpenflowSwitchOptions): Promi
   }
   const stack = createSocketStack({ clock });
   const sw = createOpenFlowSwitch({
-    tcp: stack.tcp, clock, ports, portNames: options.ports, datapathId: datapathId ?? BigInt(ports[0]?.mac ?? 0), nTables: tables,
+    tcp: stack.tcp, clock, ports, portNames: options.ports, datapathId: datapathId ?? BigInt(ports[0]?.mac ?? 0), nTables: tables, tableMiss,
     passive: listen !== undefined, listenPort: listen?.port, listenAddress: listen === undefined ? undefined : parseIpv4(listen.host),
     controllers: controllers.map((target) => ({ address: parseIpv4(target.host), port: target.port })),
   });
@@ -117,7 +123,7 @@ export async function runOpenflowSwitch(argv: readonly string[], out: (text: str
       args: [...argv],
       options: {
         controller: { type: 'string', multiple: true }, listen: { type: 'string' }, port: { type: 'string', multiple: true },
-        'datapath-id': { type: 'string' }, tables: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'datapath-id': { type: 'string' }, tables: { type: 'string' }, 'table-miss': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
       strict: true,
@@ -134,7 +140,7 @@ export async function runOpenflowSwitch(argv: readonly string[], out: (text: str
   const log = createLogger(level);
   let appliance: OpenflowSwitchAppliance;
   try {
-    appliance = await startOpenflowSwitch({ controllers: values.controller ?? [], listen: values.listen, ports: values.port ?? [], datapathId: values['datapath-id'], tables: values.tables, log });
+    appliance = await startOpenflowSwitch({ controllers: values.controller ?? [], listen: values.listen, ports: values.port ?? [], datapathId: values['datapath-id'], tables: values.tables, tableMiss: values['table-miss'], log });
   } catch (error) {
     if (error instanceof UsageError) return fail(error.message);
     process.stderr.write(`morgana: ${(error as Error).message}\n`);

@@ -100,11 +100,13 @@ describe('morgana openflow-switch', () => {
       expect(await main(['openflow-switch', '--listen', '127.0.0.1:6634'])).toBe(2);
       expect(await main(['openflow-switch', '--port', 'tap0'])).toBe(2);
       expect(await main(['openflow-switch', '--port', 'tap0', '--controller', 'nowhere'])).toBe(2);
+      expect(await main(['openflow-switch', '--port', 'tap0', '--listen', '127.0.0.1:6634', '--table-miss', 'flood'])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
     expect(errors.join('')).toMatch(/needs at least one --port/);
     expect(errors.join('')).toMatch(/needs --controller HOST:PORT and\/or --listen/);
     expect(errors.join('')).toMatch(/--controller "nowhere": expected HOST:PORT/);
+    expect(errors.join('')).toMatch(/--table-miss must be controller or drop/);
   });
 });
