@@ -204,6 +204,14 @@ describe('datapath groups (1.3.x §5.6)', () => {
     expect(dp.groups.add(4, OFPGT_ALL, [], 0)).toBe(OFPGMFC.OUT_OF_GROUPS);
   });
 
+  it('refuses a chain of groups deeper than maxChainDepth', () => {
+    const { dp } = setup({ groups: { maxChainDepth: 1 } });
+    expect(dp.groups.add(1, OFPGT_ALL, [bucket([out(2)])], 0)).toBeUndefined();
+    expect(dp.groups.add(2, OFPGT_ALL, [bucket([{ type: 'group', groupId: 1 }])], 0)).toBeUndefined();
+    expect(dp.groups.add(3, OFPGT_ALL, [bucket([{ type: 'group', groupId: 2 }])], 0)).toBeUndefined();
+    expect(dp.groups.add(4, OFPGT_ALL, [bucket([{ type: 'group', groupId: 3 }])], 0)).toBe(OFPGMFC.LOOP);
+  });
+
   it('deleting a group deletes the groups chaining to it and the flows using them (§6.5)', () => {
     const { dp, removed } = setup();
     dp.groups.add(1, OFPGT_ALL, [bucket([out(2)])], 0);
