@@ -16,21 +16,27 @@ describe('robustness', () => {
     try {
       await fake.handshake(4, 1n);
       const random = createSeededRandom(13);
-      for (let index = 0; index < 300; index += 1) {
+      for (let index = 0; index < 400; index += 1) {
         const length = 8 + (random.uint32() % 120);
         const bytes = new Uint8Array(length);
         random.fill(bytes);
-        // Valid framing and version, so each message reaches the parser and dispatch.
-        bytes.set([4, bytes[1] as number % 24, length >> 8, length & 0xff]);
+        // Valid framing and version, so each message reaches the parser and dispatch: every
+        // 1.3 type (0..29, group/meter/role/async among them) and a few undefined ones.
+        bytes.set([4, bytes[1] as number % 34, length >> 8, length & 0xff]);
         if (bytes[1] === 0 || bytes[1] === 1) bytes[1] = 10;
         await fake.sendBytes(bytes);
       }
       await fake.send({ version: 4, xid: 0xabcdef, type: 'echo-request', data: new Uint8Array(0) });
+      let refusedUndefinedType = false;
       for (;;) {
         const bytes = await fake.nextBytes();
         expect(bytes).not.toBeNull();
-        if (bytes !== null && bytes[1] === 3 && bytes[4] === 0 && bytes[5] === 0xab) break;
+        if (bytes === null) break;
+        // ERROR, OFPET_BAD_REQUEST / OFPBRC_BAD_TYPE, carrying a message of type 30 or more.
+        if (bytes[1] === 1 && bytes[9] === 1 && bytes[11] === 1 && (bytes[13] as number) >= 30) refusedUndefinedType = true;
+        if (bytes[1] === 3 && bytes[4] === 0 && bytes[5] === 0xab) break;
       }
+      expect(refusedUndefinedType).toBe(true);
       expect(connection?.isClosed).toBe(false);
       expect(Object.keys(connection?.counters.snapshot() ?? {}).some((name) => name.startsWith('rx-bad') || name.startsWith('rx-truncated'))).toBe(true);
     } finally {
