@@ -21,7 +21,10 @@ export interface ChannelConfig {
   readonly echoIntervalMs: number;
   /** Milliseconds of silence before the connection is given up; default 15 000. */
   readonly echoTimeoutMs: number;
-  /** Bytes queued for writing past which asynchronous messages are dropped; default 4 MiB. */
+  /**
+   * Bytes queued for writing past which asynchronous messages are dropped; past twice this the
+   * connection is closed; default 4 MiB.
+   */
   readonly maxWriteQueueBytes: number;
 }
 
@@ -122,6 +125,13 @@ export class SwitchChannel {
 
   private write(bytes: Uint8Array): void {
     if (this.closed) return;
+    // A controller that sends requests but does not read the answers would grow the queue
+    // without end: past twice the limit the connection is given up.
+    if (this.queuedBytes + bytes.length > 2 * this.config.maxWriteQueueBytes) {
+      this.counters.add('control-write-queue-overflow');
+      this.close();
+      return;
+    }
     this.queue.push(bytes);
     this.queuedBytes += bytes.length;
     if (!this.flushing) void this.flush();

@@ -87,7 +87,7 @@ export interface SwitchConfig {
   readonly reconnectMaxMs?: number;
   /** Milliseconds a dial may take; default 10 000. */
   readonly connectTimeoutMs?: number;
-  /** Bytes queued per connection past which asynchronous messages are dropped; default 4 MiB. */
+  /** Bytes queued per connection past which asynchronous messages are dropped (past twice it, the connection is closed); default 4 MiB. */
   readonly maxWriteQueueBytes?: number;
 }
 

@@ -74,16 +74,39 @@ describe('switch robustness', () => {
 
   it('drops and counts asynchronous messages for a controller past maxWriteQueueBytes', async () => {
     const ports = [new RecordingNetif(A as MacAddress)];
-    const sw = createOpenFlowSwitch({ tcp: stack.tcp, clock: new VirtualClock(), ports, datapathId: 1n, listenPort: 0, maxWriteQueueBytes: 0 });
+    const sw = createOpenFlowSwitch({ tcp: stack.tcp, clock: new VirtualClock(), ports, datapathId: 1n, listenPort: 0, maxWriteQueueBytes: 200 });
     const controller = await FakeSwitch.connect(stack.tcp, sw.port);
     try {
       await controller.expect('hello');
       await controller.send({ version: 4, xid: 1, type: 'hello', versions: [4] });
       await controller.send({ version: 4, xid: 2, type: 'barrier-request' });
       await controller.expect('barrier-reply');
+      // Each PACKET_IN is 84 bytes; they wait in the queue while the first write is under way.
       for (let index = 0; index < 5; index += 1) ports[0]?.inject(ipv4Frame(A + 1, A, 1, 2));
-      expect(sw.stats()['packet-in-dropped-queue-full']).toBe(4);
-      expect((await controller.expect('packet-in')).match.inPort).toBe(1);
+      expect(sw.stats()['packet-in-dropped-queue-full']).toBe(2);
+      for (let index = 0; index < 3; index += 1) expect((await controller.expect('packet-in')).match.inPort).toBe(1);
+    } finally {
+      controller.close();
+      sw.close();
+    }
+  });
+
+  it('closes a connection whose unread answers pass twice maxWriteQueueBytes', async () => {
+    const sw = createOpenFlowSwitch({ tcp: stack.tcp, clock: new VirtualClock(), ports: [], datapathId: 1n, listenPort: 0, maxWriteQueueBytes: 200 });
+    const controller = await FakeSwitch.connect(stack.tcp, sw.port);
+    try {
+      await controller.expect('hello');
+      await controller.send({ version: 4, xid: 1, type: 'hello', versions: [4] });
+      await controller.send({ version: 4, xid: 2, type: 'barrier-request' });
+      await controller.expect('barrier-reply');
+      // Five 108-byte echo requests in one write: their answers queue up at once.
+      const burst = new Uint8Array(5 * 108);
+      for (let index = 0; index < 5; index += 1) burst.set([4, 2, 0, 108, 0, 0, 0, 10 + index], index * 108);
+      await controller.sendBytes(burst);
+      let replies = 0;
+      while ((await controller.nextBytes()) !== null) replies += 1;
+      expect(replies).toBeLessThan(5);
+      expect(sw.stats()['control-write-queue-overflow']).toBe(1);
     } finally {
       controller.close();
       sw.close();
