@@ -127,16 +127,21 @@ export class SwitchConnection {
   private readonly rawPacketIn = new RawPacketIn();
   private readonly sink: FrameSink = { frame: (bytes, offset, length) => this.onFrame(bytes, offset, length) };
   private onReady: () => void = () => undefined;
-  // Fast-path tallies, folded into `counters` once per batch.
+  // Fast-path tallies in plain numbers, folded into the counters whenever they are read.
   private rxPacketIns = 0;
   private txFlowMods = 0;
   private txPacketOuts = 0;
-  /** Per-switch counters: messages in/out by type, drops by reason. */
-  readonly counters = new CounterSet();
+  private readonly counterSet = new CounterSet();
 
   constructor(readonly flow: TcpFlow, private readonly config: Resolved) {
     this.framer = new MessageFramer({ maxMessageSize: config.maxMessageSize });
     this.lastReceived = config.clock.now();
+  }
+
+  /** Per-switch counters: messages in/out by type, drops by reason. */
+  get counters(): CounterSet {
+    this.foldTallies();
+    return this.counterSet;
   }
 
   /** The datapath id from FEATURES_REPLY (0n before). */
@@ -263,14 +268,14 @@ export class SwitchConnection {
   private track(message: OutgoingMessage): Promise<OfpMessage[]> {
     if (this.closed) return Promise.reject(new ClosedError('switch connection closed'));
     if (this.pending.size >= this.config.maxPendingRequests) {
-      this.counters.add('pending-requests-full');
+      this.counterSet.add('pending-requests-full');
       return Promise.reject(new ProtocolError(`more than ${this.config.maxPendingRequests} requests outstanding`));
     }
     const xid = this.allocateXid();
     return new Promise<OfpMessage[]>((resolve, reject) => {
       const timer = this.config.clock.setTimer(this.config.requestTimeoutMs, () => {
         this.pending.delete(xid);
-        this.counters.add('request-timeout');
+        this.counterSet.add('request-timeout');
         reject(new TimeoutError(`no reply to ${message.type} (xid ${xid}) within ${this.config.requestTimeoutMs} ms`));
       });
       this.pending.set(xid, { resolve, reject, replies: [], timer });
@@ -282,14 +287,14 @@ export class SwitchConnection {
     if (!this.admit()) return;
     const bytes = emitMessage(message);
     this.out.set(bytes, this.reserve(bytes.length));
-    this.counters.add(`tx-${message.type}`);
+    this.counterSet.add(`tx-${message.type}`);
   }
 
   /** Counts one more message into the output buffer, or drops the switch when it is not reading. */
   private admit(): boolean {
     if (this.closed) return false;
     if (this.queued >= this.config.maxWriteQueue) {
-      this.counters.add('write-queue-full');
+      this.counterSet.add('write-queue-full');
       this.close(new ProtocolError(`switch is not reading: ${this.queued} messages queued`));
       return false;
     }
@@ -316,9 +321,9 @@ export class SwitchConnection {
   }
 
   private foldTallies(): void {
-    if (this.rxPacketIns > 0) this.counters.add('rx-packet-in', this.rxPacketIns);
-    if (this.txFlowMods > 0) this.counters.add('tx-flow-mod', this.txFlowMods);
-    if (this.txPacketOuts > 0) this.counters.add('tx-packet-out', this.txPacketOuts);
+    if (this.rxPacketIns > 0) this.counterSet.add('rx-packet-in', this.rxPacketIns);
+    if (this.txFlowMods > 0) this.counterSet.add('tx-flow-mod', this.txFlowMods);
+    if (this.txPacketOuts > 0) this.counterSet.add('tx-packet-out', this.txPacketOuts);
     this.rxPacketIns = 0;
     this.txFlowMods = 0;
     this.txPacketOuts = 0;
@@ -330,7 +335,6 @@ export class SwitchConnection {
    */
   private flush(): void {
     this.flushScheduled = false;
-    this.foldTallies();
     if (this.outLength === 0 || this.writeInFlight) return;
     const buffer = this.out;
     const length = this.outLength;
@@ -371,7 +375,7 @@ export class SwitchConnection {
     this.onReady = onReady;
     const handshake = this.config.clock.setTimer(this.config.handshakeTimeoutMs, () => {
       if (this.features === undefined) {
-        this.counters.add('handshake-timeout');
+        this.counterSet.add('handshake-timeout');
         this.close(new TimeoutError('switch did not complete the HELLO/FEATURES handshake'));
       }
     });
@@ -396,7 +400,7 @@ export class SwitchConnection {
       }
       this.close(undefined, true);
     } catch (error) {
-      if (error instanceof DecodeError) this.counters.add(`framing-${error.reason}`);
+      if (error instanceof DecodeError) this.counterSet.add(`framing-${error.reason}`);
       this.close(error instanceof Error ? error : undefined);
     } finally {
       handshake.cancel();
@@ -428,13 +432,13 @@ export class SwitchConnection {
       message = parseMessage(bytes, { versions: this.version === 0 ? this.config.versions : [this.version] });
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
-      this.counters.add(`rx-${error.reason}`);
+      this.counterSet.add(`rx-${error.reason}`);
       // Unknown or malformed requests are refused with OFPET_BAD_REQUEST (1.3 §7.4.4, §6.4).
       const code = error.reason === 'bad-type' ? OFPBRC_BAD_TYPE : error.reason === 'bad-version' ? OFPBRC_BAD_VERSION : OFPBRC_BAD_LEN;
       this.write(errorFor(this.version || (bytes[0] as number), bytes, OFPET_BAD_REQUEST, code));
       return;
     }
-    this.counters.add(`rx-${message.type}`);
+    this.counterSet.add(`rx-${message.type}`);
     if (message.type === 'hello') {
       this.onHello(message);
       return;
@@ -478,7 +482,7 @@ export class SwitchConnection {
     if (this.version !== 0) return;
     const version = negotiateVersion(this.config.versions, hello);
     if (version === undefined) {
-      this.counters.add('hello-incompatible');
+      this.counterSet.add('hello-incompatible');
       this.write(errorFor(Math.max(...this.config.versions), new Uint8Array(0), OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE));
       this.close(new ProtocolError(`no common OpenFlow version with the switch's ${hello.versions?.join(',') ?? hello.version}`), true);
       return;
@@ -493,7 +497,7 @@ export class SwitchConnection {
       if (this.closed) return;
       const silent = this.config.clock.now() - this.lastReceived;
       if (silent >= this.config.echoTimeoutMs) {
-        this.counters.add('echo-timeout');
+        this.counterSet.add('echo-timeout');
         this.close(new TimeoutError(`switch silent for ${silent} ms`));
         return;
       }
