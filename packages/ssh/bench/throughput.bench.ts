@@ -11,6 +11,9 @@
 // Handshake latency: TCP connect + key exchange + publickey auth + exec `echo hi` + close,
 // the mean over several runs (for OpenSSH ssh this includes starting the ssh process).
 // Run: node tools/bench.mjs ssh/bench/throughput   (MORGANA_BENCH_MB, default 200)
+// MORGANA_BENCH_ONLY=<regex> runs only the measurements whose name matches (e.g.
+// 'aes128-gcm.* echo (OpenSSH ssh|morgana client) → OpenSSH sshd'); MORGANA_BENCH_REPEAT=<n> runs
+// each of them n times, interleaved, and prints each run and the median.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +26,8 @@ import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 const CIPHERS = ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'] as const;
 const CHUNK = 256 * 1024;
 const HANDSHAKES = Number(process.env.MORGANA_BENCH_HANDSHAKES ?? '10');
+const ONLY = new RegExp(process.env.MORGANA_BENCH_ONLY ?? '');
+const REPEAT = Math.max(1, Number(process.env.MORGANA_BENCH_REPEAT ?? '1'));
 
 /** What a client child process prints: one JSON line. */
 interface ClientResult {
@@ -195,10 +200,14 @@ async function main(): Promise<void> {
 
   const ssh2Dir = join(dir, 'ssh2');
   let ssh2Path: string | undefined;
+  // A selection that names no ssh2 measurement skips installing it.
+  const wantSsh2 = process.env.MORGANA_BENCH_ONLY === undefined || process.env.MORGANA_BENCH_ONLY.includes('ssh2');
   try {
-    execFileSync('npm', ['install', '--prefix', ssh2Dir, '--no-save', '--no-audit', '--no-fund', 'ssh2@1'], { stdio: 'ignore' });
-    ssh2Path = join(ssh2Dir, 'node_modules', 'ssh2', 'lib', 'index.js');
-    console.log(`ssh2 ${JSON.parse(readFileSync(join(ssh2Dir, 'node_modules', 'ssh2', 'package.json'), 'utf8')).version as string} installed in ${ssh2Dir}`);
+    if (wantSsh2) {
+      execFileSync('npm', ['install', '--prefix', ssh2Dir, '--no-save', '--no-audit', '--no-fund', 'ssh2@1'], { stdio: 'ignore' });
+      ssh2Path = join(ssh2Dir, 'node_modules', 'ssh2', 'lib', 'index.js');
+      console.log(`ssh2 ${JSON.parse(readFileSync(join(ssh2Dir, 'node_modules', 'ssh2', 'package.json'), 'utf8')).version as string} installed in ${ssh2Dir}`);
+    }
   } catch {
     console.log('ssh2: could not be installed from the npm registry');
   }
@@ -308,21 +317,30 @@ async function main(): Promise<void> {
         ['echo', 'cat'],
         ['upload', 'cat > /dev/null'],
       ] as const) {
+        const chosen = pairs.filter(([client, serverName]) => (mode === 'echo' || serverName === 'OpenSSH sshd') && ONLY.test(`${cipher} ${mode} ${client} → ${serverName}`));
+        if (chosen.length === 0) continue;
         console.log(`\n### ${cipher}, ${mode} (${megabytes} MB${mode === 'echo' ? ' sent and echoed back' : ' sent'})`);
-        for (const [client, serverName] of pairs) {
-          if (mode === 'upload' && serverName !== 'OpenSSH sshd') continue;
-          const server = servers.find((s) => s.name === serverName) as Server;
-          const key = `${cipher} ${mode} ${client} → ${serverName}`;
-          try {
-            const seconds = await runClient(client, server, cipher, command, bytes);
-            report(key, bytes / 1e6 / seconds, 'MB/s', `${cipher} ${mode} OpenSSH ssh → OpenSSH sshd`, true);
-          } catch (error) {
-            console.log(`${key}: failed (${(error as Error).message.trim().slice(0, 200)})`);
+        const runs = new Map<string, number[]>();
+        for (let round = 0; round < REPEAT; round++) {
+          for (const [client, serverName] of chosen) {
+            const server = servers.find((s) => s.name === serverName) as Server;
+            const key = `${cipher} ${mode} ${client} → ${serverName}`;
+            try {
+              const seconds = await runClient(client, server, cipher, command, bytes);
+              const rate = bytes / 1e6 / seconds;
+              runs.set(key, [...(runs.get(key) ?? []), rate]);
+              if (REPEAT > 1) console.log(`  run ${round + 1}: ${key}: ${rate.toFixed(0)} MB/s`);
+            } catch (error) {
+              console.log(`${key}: failed (${(error as Error).message.trim().slice(0, 200)})`);
+            }
           }
         }
+        for (const [key, rates] of runs) report(key, median(rates), 'MB/s', `${cipher} ${mode} OpenSSH ssh → OpenSSH sshd`, true);
       }
+      const handshakePairs = pairs.filter(([client, serverName]) => ONLY.test(`${cipher} handshake ${client} → ${serverName}`));
+      if (handshakePairs.length === 0) continue;
       console.log(`\n### ${cipher}, handshake latency (connect + kex + auth + exec echo, mean of ${HANDSHAKES})`);
-      for (const [client, serverName] of pairs) {
+      for (const [client, serverName] of handshakePairs) {
         const server = servers.find((s) => s.name === serverName) as Server;
         const key = `${cipher} handshake ${client} → ${serverName}`;
         try {
@@ -339,4 +357,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 300));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
