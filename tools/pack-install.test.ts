@@ -154,7 +154,9 @@ describe('pack and install', () => {
       const file = join(tarballs, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
       const args = ['publish', '--dry-run', '--userconfig', userconfig, '--registry', 'http://127.0.0.1:9/', '--fetch-retries', '0', '--no-update-notifier', file];
       const quoted = args.map((arg) => `'${arg}'`).join(' ');
-      const result = execFileSync('sh', ['-c', `npm ${quoted} 2>&1`], { cwd: work, encoding: 'utf8' });
+      // Without the npm_* variables a parent `pnpm test` sets: npm would warn about pnpm's own.
+      const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+      const result = execFileSync('sh', ['-c', `npm ${quoted} 2>&1`], { cwd: work, encoding: 'utf8', env });
       expect(result, name).toContain(`+ ${name}@${version}`);
       expect(result.split('\n').filter((line) => /^npm (warn|error)/i.test(line)), name).toEqual([]);
       expect(result, name).toContain('with tag latest and public access');
