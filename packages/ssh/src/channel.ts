@@ -257,9 +257,10 @@ export class SshChannel implements Flow {
 
 /**
  * What a connection does with a global request from the peer (RFC 4254 §4): `false` refuses,
- * bytes accept with that response data (empty for none).
+ * bytes accept with that response data (empty for none). A promise defers the answer (a bind
+ * that completes later); replies still go out in the order of the requests.
  */
-export type GlobalRequestHandler = (name: string, data: SshReader) => Uint8Array | false;
+export type GlobalRequestHandler = (name: string, data: SshReader) => Uint8Array | false | Promise<Uint8Array | false>;
 
 /** What a connection does with channel-open requests from the peer. */
 export type ChannelOpenHandler = (type: string, data: SshReader) => ((channel: SshChannel) => void) | { failure: number; description: string };
@@ -279,6 +280,9 @@ export class SshConnection {
   onOpen: ChannelOpenHandler | undefined;
   /** Answers the peer's global requests; without it every one is refused. */
   onGlobalRequest: GlobalRequestHandler | undefined;
+  /** Replies to the peer's global requests not sent yet, and the promise that sends the last of them. */
+  private deferredReplies = 0;
+  private replyChain: Promise<void> = Promise.resolve();
 
   constructor(
     readonly transport: SshTransport,
@@ -342,9 +346,11 @@ export class SshConnection {
         const wantReply = reader.boolean();
         // RFC 4254 §4: a request nobody handles is answered FAILURE.
         const response = this.onGlobalRequest?.(name, reader) ?? false;
-        if (!wantReply) return;
-        if (response === false) this.sendMessage(Uint8Array.of(MSG.REQUEST_FAILURE));
-        else this.sendMessage(encode((w) => w.u8(MSG.REQUEST_SUCCESS).bytes(response), 1 + response.length));
+        if (!wantReply) {
+          if (response instanceof Promise) response.catch(() => undefined);
+          return;
+        }
+        this.replyGlobal(response);
         return;
       }
       case MSG.REQUEST_SUCCESS:
@@ -436,6 +442,31 @@ export class SshConnection {
         this.sendMessage(encode((w) => w.u8(MSG.UNIMPLEMENTED).u32(sequence)));
       }
     }
+  }
+
+  /** Answers a global request; a deferred answer holds back later ones (RFC 4254 §4: replies in order). */
+  private replyGlobal(response: Uint8Array | false | Promise<Uint8Array | false>): void {
+    const send = (answer: Uint8Array | false): void => {
+      if (answer === false) this.sendMessage(Uint8Array.of(MSG.REQUEST_FAILURE));
+      else this.sendMessage(encode((w) => w.u8(MSG.REQUEST_SUCCESS).bytes(answer), 1 + answer.length));
+    };
+    if (this.deferredReplies === 0 && !(response instanceof Promise)) {
+      send(response);
+      return;
+    }
+    this.deferredReplies++;
+    const answer = Promise.resolve(response).catch((): false => false);
+    this.replyChain = this.replyChain
+      .then(() => answer)
+      .then((settled) => {
+        this.deferredReplies--;
+        send(settled);
+      });
+  }
+
+  /** Resolves once every global request received so far has been answered (sent to the transport). */
+  globalRepliesSent(): Promise<void> {
+    return this.deferredReplies === 0 ? Promise.resolve() : this.replyChain;
   }
 
   private onChannelOpen(reader: SshReader): void {

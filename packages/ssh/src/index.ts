@@ -25,3 +25,4 @@ export { SshTransport, createTransport, type TransportConfig, type TransportDeps
 export { SshChannel, SshConnection, type GlobalRequestHandler, type ChannelOpenHandler, type ChannelConfig, type ChannelRequest, CHANNEL_DEFAULTS, OPEN_FAILURE } from './channel.js';
 export { serveSshConnection, type SshServerOptions, type SshServerConnection, SERVER_DEFAULTS } from './server.js';
 export { connectSsh, stdoutText, type SshClient, type SshClientOptions, type ExecResult, type InteractivePrompt, type ForwardedOrigin, type RemoteForward } from './client.js';
+export { type RemoteForwardConfig, type RemoteForwardOptions, type TcpipForwardRequest, REMOTE_FORWARD_DEFAULTS, RemoteForwards, forwardBindAddress, loopbackOnly, pipeBothWays } from './forward.js';

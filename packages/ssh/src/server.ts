@@ -16,6 +16,7 @@ import {
 import { type ChannelConfig, OPEN_FAILURE, type SshChannel, SshConnection } from './channel.js';
 import type { SshCrypto } from './crypto.js';
 import { type AuthorizedKey, SIGNATURE_ALGORITHMS, type SshPrivateKey, blobAlgorithm, isAuthorizedKey, keyTypeOf, verifySignature } from './keys.js';
+import { type RemoteForwardOptions, RemoteForwards, pipeBothWays } from './forward.js';
 import { DISCONNECT, MSG } from './messages.js';
 import { type SshTransport, type TransportConfig, createTransport } from './transport.js';
 import { SshReader, encode } from './wire.js';
@@ -35,6 +36,8 @@ export interface SshServerOptions {
   readonly authTimeoutMs?: number;
   /** Where direct-tcpip channels connect; leave out to refuse forwarding. */
   readonly tcp?: Tcp;
+  /** Remote forwarding (tcpip-forward, RFC 4254 §7.1) for authenticated users; leave out to refuse it. */
+  readonly remoteForward?: RemoteForwardOptions;
   readonly transport?: Partial<TransportConfig>;
   readonly channels?: Partial<ChannelConfig>;
 }
@@ -50,6 +53,8 @@ export interface SshServerConnection {
   /** Resolves when the connection is over. */
   readonly closed: Promise<Error | null>;
   stats(): Counters;
+  /** Remote-forward listeners open now. */
+  remoteForwards(): number;
 }
 
 /** Serves SSH on one accepted flow. */
@@ -182,6 +187,10 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
     return { failure: OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE, description: `unsupported channel type ${type}` };
   };
 
+  const remoteForwards = options.remoteForward ? new RemoteForwards(connection, options.remoteForward, options.clock, counters) : undefined;
+  // Global requests reach the connection only after authentication, so `user` is set.
+  connection.onGlobalRequest = (name, data) => (user === undefined ? false : (remoteForwards?.handle(name, data, user) ?? false));
+
   transport.handler = {
     onMessage(payload) {
       try {
@@ -216,6 +225,7 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
     },
     onClose(error) {
       authTimer.cancel();
+      remoteForwards?.closeAll();
       connection.fail(error ?? new ProtocolError('connection closed'));
       resolveClosed(error);
     },
@@ -226,6 +236,7 @@ export function serveSshConnection(flow: Flow, options: SshServerOptions): SshSe
     user: () => user,
     closed,
     stats: () => ({ ...counters.snapshot(), ...transport.stats() }),
+    remoteForwards: () => remoteForwards?.size ?? 0,
   };
 }
 
@@ -273,15 +284,5 @@ async function forward(channel: SshChannel, tcp: Tcp, address: ReturnType<typeof
     channel.abort();
     return;
   }
-  const pipe = async (from: Flow, to: Flow): Promise<void> => {
-    for (let chunk = await from.read(); chunk !== null; chunk = await from.read()) await to.write(chunk);
-    await to.shutdown();
-  };
-  try {
-    await Promise.all([pipe(channel, flow), pipe(flow, channel)]);
-    await Promise.all([flow.close(), channel.close()]);
-  } catch {
-    flow.abort();
-    channel.abort();
-  }
+  await pipeBothWays(channel, flow);
 }

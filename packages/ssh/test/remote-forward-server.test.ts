@@ -1,0 +1,190 @@
+import { ConnectionRefused, ConnectionReset, type Flow, type Stack, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
+import { createSocketStack } from '@morgana/socket';
+import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ForwardedOrigin, type SshChannel, type SshServerOptions, REMOTE_FORWARD_DEFAULTS, SshReader, connectSsh, encode, forwardBindAddress, generateEd25519Key, serveSshConnection } from '../src/index.js';
+import { createFlowPair } from './memory-flow.js';
+
+const crypto = createNodeSshCrypto();
+const hostKey = generateEd25519Key(crypto);
+const clock = createSystemClock();
+const LOOPBACK = parseIpv4('127.0.0.1');
+
+let stack: Stack;
+beforeEach(() => {
+  stack = createSocketStack();
+});
+afterEach(async () => {
+  await stack.close();
+});
+
+function pair(serverExtra: Partial<SshServerOptions> = {}, windowSize?: number) {
+  const [a, b] = createFlowPair();
+  const server = serveSshConnection(b, { crypto, clock, hostKey, checkPassword: (user, password) => user === 'alice' && password === 'secret', ...serverExtra });
+  const client = connectSsh(a, { crypto, clock, user: 'alice', password: 'secret', verifyHostKey: () => true, channels: windowSize === undefined ? {} : { windowSize } });
+  return { server, client };
+}
+
+/** Serves every forwarded channel as an echo, recording where each came from. */
+function echo(origins: ForwardedOrigin[]): (channel: SshChannel, origin: ForwardedOrigin) => void {
+  return (channel, origin) => {
+    origins.push(origin);
+    void (async () => {
+      for (let chunk = await channel.read(); chunk !== null; chunk = await channel.read()) await channel.write(chunk);
+      await channel.shutdown();
+      await channel.close();
+    })().catch(() => channel.abort());
+  };
+}
+
+/** Sends `data` through `flow` and collects everything that comes back until EOF. */
+async function roundTrip(flow: Flow, data: Uint8Array): Promise<Uint8Array> {
+  const received: Uint8Array[] = [];
+  const reading = (async () => {
+    for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) received.push(chunk.slice());
+  })();
+  for (let offset = 0; offset < data.length; offset += 100_000) await flow.write(data.subarray(offset, offset + 100_000));
+  await flow.shutdown();
+  await reading;
+  await flow.close();
+  return concatBytes(received);
+}
+
+const refusedConnect = async (port: number): Promise<void> => {
+  await expect(stack.tcp.connect(LOOPBACK, port)).rejects.toBeInstanceOf(ConnectionRefused);
+};
+
+describe('server-side remote forwarding (RFC 4254 §7.1, §7.2)', () => {
+  it('binds a port of its choice for port 0, replies with it, and carries 1 MB both ways through a forwarded-tcpip channel', async () => {
+    // A small client window makes the server wait for window adjustments many times over.
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } }, 64 * 1024);
+    const c = await client;
+    const origins: ForwardedOrigin[] = [];
+    const forward = await c.remoteForward('127.0.0.1', 0, echo(origins));
+    expect(forward.port).toBeGreaterThan(0);
+    expect(server.remoteForwards()).toBe(1);
+    const flow = await stack.tcp.connect(LOOPBACK, forward.port);
+    const data = crypto.randomBytes(1024 * 1024);
+    const back = await roundTrip(flow, data);
+    expect(back.length).toBe(data.length);
+    expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+    expect(origins).toEqual([{ address: '127.0.0.1', port: forward.port, originatorAddress: formatIpv4(flow.localAddress), originatorPort: flow.localPort }]);
+    expect(server.stats()['forward-connections']).toBe(1);
+    await c.close();
+  });
+
+  it('listens on the requested fixed port and refuses a second forward of the same one', async () => {
+    const probe = stack.tcp.listen(0, { address: LOOPBACK });
+    while (probe.port === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    const port = probe.port;
+    probe.close();
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    const forward = await c.remoteForward('localhost', port, echo([]));
+    expect(forward.port).toBe(port);
+    await expect(c.remoteForward('localhost', port, echo([]))).rejects.toThrow('refused');
+    expect(server.stats()['forward-duplicate']).toBe(1);
+    const flow = await stack.tcp.connect(LOOPBACK, port);
+    expect(utf8Decode(await roundTrip(flow, new TextEncoder().encode('hello')))).toBe('hello');
+    await c.close();
+  });
+
+  it('stops listening on cancel-tcpip-forward and refuses to cancel an unknown forward', async () => {
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    const forward = await c.remoteForward('127.0.0.1', 0, echo([]));
+    await forward.cancel();
+    expect(server.remoteForwards()).toBe(0);
+    await refusedConnect(forward.port);
+    expect(await c.connection.globalRequest('cancel-tcpip-forward', encode((w) => w.string('127.0.0.1').u32(1)))).toBeNull();
+    expect(server.stats()['forward-cancel-unknown']).toBe(1);
+    await c.close();
+  });
+
+  it('refuses forwards past maxForwards and grants one again after a cancel', async () => {
+    expect(REMOTE_FORWARD_DEFAULTS.maxForwards).toBe(8);
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp, config: { maxForwards: 2 } } });
+    const c = await client;
+    const first = await c.remoteForward('127.0.0.1', 0, echo([]));
+    await c.remoteForward('127.0.0.1', 0, echo([]));
+    await expect(c.remoteForward('127.0.0.1', 0, echo([]))).rejects.toThrow('refused');
+    expect(server.stats()['forward-limit']).toBe(1);
+    expect(server.remoteForwards()).toBe(2);
+    await first.cancel();
+    await c.remoteForward('127.0.0.1', 0, echo([]));
+    expect(server.remoteForwards()).toBe(2);
+    await c.close();
+  });
+
+  it('refuses tcpip-forward when the server has no remoteForward option', async () => {
+    const { client } = pair();
+    const c = await client;
+    await expect(c.remoteForward('127.0.0.1', 0, echo([]))).rejects.toThrow('server refused to listen on 127.0.0.1:0');
+    await c.close();
+  });
+
+  it('grants only loopback addresses by default, and asks a custom policy with the user', async () => {
+    const asked: string[] = [];
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    await expect(c.remoteForward('0.0.0.0', 0, echo([]))).rejects.toThrow('refused');
+    await expect(c.remoteForward('', 0, echo([]))).rejects.toThrow('refused');
+    await expect(c.remoteForward('example.invalid', 0, echo([]))).rejects.toThrow('refused');
+    expect(server.stats()['forward-refused']).toBe(2);
+    expect(server.stats()['forward-bad-address']).toBe(1);
+    await c.close();
+
+    const custom = pair({
+      remoteForward: {
+        tcp: stack.tcp,
+        allow: (request) => {
+          asked.push(`${request.user} ${request.address} ${formatIpv4(request.bindAddress)} ${request.port}`);
+          return request.port === 0;
+        },
+      },
+    });
+    const d = await custom.client;
+    await expect(d.remoteForward('127.0.0.1', 1, echo([]))).rejects.toThrow('refused');
+    const granted = await d.remoteForward('0.0.0.0', 0, echo([]));
+    expect(asked).toEqual(['alice 127.0.0.1 127.0.0.1 1', 'alice 0.0.0.0 0.0.0.0 0']);
+    const flow = await stack.tcp.connect(LOOPBACK, granted.port);
+    expect(utf8Decode(await roundTrip(flow, new TextEncoder().encode('any')))).toBe('any');
+    await d.close();
+  });
+
+  it('closes every listener when the connection ends', async () => {
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    const ports = [(await c.remoteForward('127.0.0.1', 0, echo([]))).port, (await c.remoteForward('localhost', 0, echo([]))).port];
+    await c.close();
+    await server.closed;
+    expect(server.remoteForwards()).toBe(0);
+    for (const port of ports) await refusedConnect(port);
+  });
+
+  it('resets the TCP connection when the client refuses the forwarded-tcpip channel', async () => {
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    // Asked for behind the client's back: the client refuses channels for a forward it did not register.
+    const reply = await c.connection.globalRequest('tcpip-forward', encode((w) => w.string('127.0.0.1').u32(0)));
+    expect(reply).not.toBeNull();
+    const port = new SshReader(reply ?? new Uint8Array(0)).u32();
+    // The reset may come before connect() resolves or during the read.
+    await expect((async () => {
+      const flow = await stack.tcp.connect(LOOPBACK, port);
+      for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read());
+      throw new Error('closed without a reset');
+    })()).rejects.toBeInstanceOf(ConnectionReset);
+    expect(server.stats()['forward-open-failed']).toBe(1);
+    await c.close();
+  });
+
+  it('maps RFC 4254 §7.1 addresses onto the IPv4 stack', () => {
+    expect(forwardBindAddress('')).toBe(0);
+    expect(forwardBindAddress('0.0.0.0')).toBe(0);
+    expect(forwardBindAddress('localhost')).toBe(LOOPBACK);
+    expect(forwardBindAddress('10.1.2.3')).toBe(parseIpv4('10.1.2.3'));
+    expect(forwardBindAddress('::')).toBeUndefined();
+    expect(forwardBindAddress('host.example')).toBeUndefined();
+  });
+});
