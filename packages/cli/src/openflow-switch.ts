@@ -9,6 +9,7 @@ import { createOpenFlowSwitch, type OpenFlowSwitch } from '@morgana/openflow';
 import { createSocketStack } from '@morgana/socket';
 import { parseHostPort, UsageError } from './backend.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+import { untilSignalled } from './run.js';
 
 export const OPENFLOW_SWITCH_USAGE = `usage: morgana openflow-switch [--controller HOST:PORT ...] [--listen HOST:PORT] --port TAPNAME ...
   --controller HOST:PORT   controller to connect to (repeatable); reconnects with backoff
@@ -147,23 +148,5 @@ export async function runOpenflowSwitch(argv: readonly string[], out: (text: str
     return 1;
   }
   for (const line of appliance.reach) out(`morgana openflow-switch: reachable at ${line}\n`);
-  return new Promise<number>((resolve) => {
-    const handlers: [NodeJS.Signals, () => void][] = [
-      ['SIGINT', () => stop('SIGINT')],
-      ['SIGTERM', () => stop('SIGTERM')],
-      ['SIGUSR1', () => out(`${JSON.stringify(appliance.stats())}\n`)],
-    ];
-    const stop = (signal: string): void => {
-      log.info(`${signal}: stopping`);
-      for (const [sig, handler] of handlers) process.off(sig, handler);
-      appliance.close().then(
-        () => resolve(0),
-        (error: Error) => {
-          log.error(`while stopping: ${error.message}`);
-          resolve(1);
-        },
-      );
-    };
-    for (const [sig, handler] of handlers) process.on(sig, handler);
-  });
+  return untilSignalled({ close: () => appliance.close(), stats: () => appliance.stats() }, log, out);
 }

@@ -114,17 +114,36 @@ export async function runAppliance(
     return 1;
   }
   for (const line of appliance.backend.reach) out(`morgana ${name}: reachable at ${line}\n`);
+  const reload = appliance.reload?.bind(appliance);
+  return untilSignalled({ close: () => appliance.close(), stats: () => statsOf(appliance), reload }, log, out);
+}
+
+/** What {@link untilSignalled} drives: stop, counters, and an optional reload. */
+export interface Signalled {
+  close(): Promise<void>;
+  stats(): unknown;
+  reload?: () => Promise<void>;
+}
+
+/**
+ * Runs until SIGINT or SIGTERM, then closes; SIGUSR1 prints the counters as JSON and SIGHUP
+ * reloads when `running.reload` exists. Resolves with the exit status.
+ */
+export function untilSignalled(running: Signalled, log: Logger, out: (text: string) => void): Promise<number> {
   return new Promise<number>((resolve) => {
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGINT', () => stop('SIGINT')],
       ['SIGTERM', () => stop('SIGTERM')],
-      ['SIGUSR1', () => out(`${JSON.stringify(statsOf(appliance))}\n`)],
-      ['SIGHUP', () => void appliance.reload?.().catch((error: Error) => log.error(`reload failed, keeping the old configuration: ${error.message}`))],
+      ['SIGUSR1', () => out(`${JSON.stringify(running.stats())}\n`)],
     ];
+    const reload = running.reload;
+    if (reload !== undefined) {
+      handlers.push(['SIGHUP', () => void reload().catch((error: Error) => log.error(`reload failed, keeping the old configuration: ${error.message}`))]);
+    }
     const stop = (signal: string): void => {
       log.info(`${signal}: stopping`);
       for (const [sig, handler] of handlers) process.off(sig, handler);
-      appliance.close().then(
+      running.close().then(
         () => resolve(0),
         (error: Error) => {
           log.error(`while stopping: ${error.message}`);
