@@ -33,6 +33,8 @@ const REPEAT = Math.max(1, Number(process.env.MORGANA_BENCH_REPEAT ?? '1'));
 interface ClientResult {
   readonly seconds: number;
   readonly received: number;
+  /** CPU time (user + system) the client process used, process start included. */
+  readonly cpuSeconds?: number;
 }
 
 type Ssh2Module = {
@@ -134,7 +136,8 @@ if (role === 'morgana-server') {
     await writing;
     await channel.close();
     await client.close();
-    console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000, received } satisfies ClientResult));
+    const cpu = process.cpuUsage();
+    console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000, received, cpuSeconds: (cpu.user + cpu.system) / 1e6 } satisfies ClientResult));
   }
   if (env('MORGANA_BENCH_MODE') === 'handshake') console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000, received: 0 } satisfies ClientResult));
   await stack.close();
@@ -268,15 +271,15 @@ async function main(): Promise<void> {
     });
 
   type Client = 'OpenSSH ssh' | 'morgana client' | 'ssh2 client';
-  /** One transfer (or, with bytes 0, one handshake); returns seconds. */
-  const runClient = async (client: Client, server: Server, cipher: string, command: string, size: number): Promise<number> => {
+  /** One transfer (or, with bytes 0, one handshake): its seconds and, for a morgana client, its CPU time. */
+  const runClient = async (client: Client, server: Server, cipher: string, command: string, size: number): Promise<ClientResult> => {
     const handshake = size === 0;
     if (client === 'OpenSSH ssh') {
       const ssh = ['ssh', '-p', String(server.port), '-i', userKey, '-c', cipher, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', `'${handshake ? 'echo hi' : command}'`].join(' ');
       const script = handshake ? `${ssh} > /dev/null` : `head -c ${size} /dev/zero | ${ssh} > /dev/null`;
       const start = performance.now();
       await collect(pinned('1', 'sh', ['-c', script]));
-      return (performance.now() - start) / 1000;
+      return { seconds: (performance.now() - start) / 1000, received: size };
     }
     const out = await collect(
       pinned('1', process.execPath, [self], {
@@ -292,7 +295,7 @@ async function main(): Promise<void> {
     );
     const result = JSON.parse(out.trim().split('\n').pop() as string) as ClientResult;
     if (!handshake && command === 'cat' && result.received !== size) throw new Error(`echoed ${result.received} of ${size} bytes`);
-    return result.seconds;
+    return result;
   };
 
   const servers: Server[] = [await startSshd(), await startNode('morgana server', 'morgana-server')];
@@ -326,10 +329,11 @@ async function main(): Promise<void> {
             const server = servers.find((s) => s.name === serverName) as Server;
             const key = `${cipher} ${mode} ${client} → ${serverName}`;
             try {
-              const seconds = await runClient(client, server, cipher, command, bytes);
+              const { seconds, cpuSeconds } = await runClient(client, server, cipher, command, bytes);
               const rate = bytes / 1e6 / seconds;
               runs.set(key, [...(runs.get(key) ?? []), rate]);
-              if (REPEAT > 1) console.log(`  run ${round + 1}: ${key}: ${rate.toFixed(0)} MB/s`);
+              const cpu = cpuSeconds === undefined ? '' : `, client CPU ${cpuSeconds.toFixed(2)} s`;
+              if (REPEAT > 1) console.log(`  run ${round + 1}: ${key}: ${rate.toFixed(0)} MB/s${cpu}`);
             } catch (error) {
               console.log(`${key}: failed (${(error as Error).message.trim().slice(0, 200)})`);
             }
@@ -345,7 +349,7 @@ async function main(): Promise<void> {
         const key = `${cipher} handshake ${client} → ${serverName}`;
         try {
           let total = 0;
-          for (let i = 0; i < HANDSHAKES; i++) total += await runClient(client, server, cipher, '', 0);
+          for (let i = 0; i < HANDSHAKES; i++) total += (await runClient(client, server, cipher, '', 0)).seconds;
           report(key, (total / HANDSHAKES) * 1000, 'ms', `${cipher} handshake OpenSSH ssh → OpenSSH sshd`, false);
         } catch (error) {
           console.log(`${key}: failed (${(error as Error).message.trim().slice(0, 200)})`);
