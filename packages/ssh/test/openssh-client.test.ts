@@ -53,6 +53,7 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
             // Small enough that the 16 MB transfers below rekey from the server side too.
             transport: { rekeyBytes: 4 * 1024 * 1024 },
             tcp: stack.tcp,
+            remoteForward: { tcp: stack.tcp },
           }),
         );
       },
@@ -278,6 +279,78 @@ describe.skipIf(!present)('OpenSSH ssh client against the morgana server', () =>
     expect(await new Promise<number | null>((resolve) => child.on('close', resolve))).toBe(0);
     expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     echo.close();
+  });
+
+  it('listens for ssh -R 0 on a port of its choice, carries 1 MB through forwarded-tcpip intact, and releases it on -O cancel and on exit (RFC 4254 §7)', async () => {
+    const echo = stack.tcp.listen(0, {
+      address: parseIpv4('127.0.0.1'),
+      onConnection: (flow) => {
+        void (async () => {
+          for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) await flow.write(chunk);
+          await flow.close();
+        })().catch(() => flow.abort());
+      },
+    });
+    while (echo.port === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const control = join(dir, 'control');
+    const base = sshArgs('aes128-gcm@openssh.com', '');
+    base.splice(base.length - 2, 2);
+    // The first value of an option wins in ssh: INFO (for "Allocated port") replaces ERROR.
+    base[base.indexOf('LogLevel=ERROR')] = 'LogLevel=INFO';
+    base.push('-o', `ControlPath=${control}`);
+    const spec = `0:127.0.0.1:${echo.port}`;
+    const args = [...base, '-o', 'ExitOnForwardFailure=yes', '-o', 'ControlMaster=yes', '-N', '-R', spec, 'morgana@127.0.0.1'];
+    const master = spawn(SSH, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => master.on('close', resolve));
+    try {
+      let stderr = '';
+      const allocated = await new Promise<number>((resolve, reject) => {
+        master.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const match = /Allocated port (\d+)/.exec(stderr);
+          if (match) resolve(Number(match[1]));
+        });
+        void exited.then(() => reject(new Error(`ssh exited: ${stderr}`)));
+      });
+      const session = connections[connections.length - 1];
+      expect(session.remoteForwards()).toBe(1);
+      const data = randomBytes(1024 * 1024);
+      const flow = await stack.tcp.connect(parseIpv4('127.0.0.1'), allocated);
+      const hash = createHash('sha256');
+      let received = 0;
+      const reading = (async () => {
+        for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) {
+          hash.update(chunk);
+          received += chunk.length;
+        }
+      })();
+      await flow.write(data);
+      await flow.shutdown();
+      await reading;
+      await flow.close();
+      expect(received).toBe(data.length);
+      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(session.stats()['forward-connections']).toBe(1);
+
+      // The mux finds a forward by its spec as given (port 0) and cancels the allocated port.
+      await run(SSH, [...base, '-O', 'cancel', '-R', spec, 'morgana@127.0.0.1']);
+      // ssh sends cancel-tcpip-forward without want-reply: -O cancel returns before the server acts.
+      for (let i = 0; i < 500 && session.remoteForwards() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(session.remoteForwards()).toBe(0);
+      expect(session.stats()['forward-cancelled']).toBe(1);
+      await expect(stack.tcp.connect(parseIpv4('127.0.0.1'), allocated)).rejects.toThrow();
+
+      // A second forward goes away with the session.
+      await run(SSH, [...base, '-O', 'forward', '-R', spec, 'morgana@127.0.0.1']);
+      expect(session.remoteForwards()).toBe(1);
+      await run(SSH, [...base, '-O', 'exit', 'morgana@127.0.0.1']);
+      await session.closed;
+      expect(session.remoteForwards()).toBe(0);
+    } finally {
+      master.kill();
+      await exited;
+      echo.close();
+    }
   });
 
   it('reports exit status 127 and stderr for an unknown command', async () => {
