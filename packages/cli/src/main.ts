@@ -18,6 +18,9 @@ appliances:
   ssh --host-key FILE --authorized-keys FILE
                                  SSH jump host (direct-tcpip through the appliance's stack)
                                  and built-in exec commands (echo, cat, stats); no host shell
+      [--allow-remote-forward]     let users listen through the stack (ssh -R, tcpip-forward),
+                                   on loopback addresses only; off by default
+      [--gateway-ports]            with --allow-remote-forward: on any address the client names
   openflow-controller [--app learning-switch]
                                  OpenFlow 1.3/1.0 controller (switches connect to it; default port 6653)
   openflow-switch [--controller HOST:PORT] [--listen HOST:PORT] --port TAPNAME ...
@@ -52,7 +55,14 @@ export async function main(argv: readonly string[], out: (text: string) => void 
     case 'ssh':
       return runAppliance('ssh', rest, async ({ positionals, values, backend, log }) => {
         if (positionals.length !== 0) throw new UsageError('ssh takes no positional arguments');
-        return startSsh({ hostKeyFile: values['host-key'], authorizedKeysFile: values['authorized-keys'], backend, log });
+        return startSsh({
+          hostKeyFile: values['host-key'],
+          authorizedKeysFile: values['authorized-keys'],
+          allowRemoteForward: values['allow-remote-forward'] === true,
+          gatewayPorts: values['gateway-ports'] === true,
+          backend,
+          log,
+        });
       }, USAGE, out);
     case 'openflow-controller':
       return runAppliance('openflow-controller', rest, async ({ positionals, values, backend, log }) => {

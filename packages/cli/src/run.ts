@@ -38,6 +38,8 @@ const OPTIONS = {
   notify: { type: 'string', multiple: true },
   'host-key': { type: 'string' },
   'authorized-keys': { type: 'string' },
+  'allow-remote-forward': { type: 'boolean' },
+  'gateway-ports': { type: 'boolean' },
   app: { type: 'string' },
   domain: { type: 'string' },
   users: { type: 'string' },
@@ -49,7 +51,7 @@ const OPTIONS = {
 /** What an appliance starter receives. */
 export interface StartContext {
   readonly positionals: readonly string[];
-  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string; readonly app?: string; readonly domain?: string; readonly users?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string };
+  readonly values: { readonly 'allow-transfer'?: string[]; readonly notify?: string[]; readonly 'host-key'?: string; readonly 'authorized-keys'?: string; readonly 'allow-remote-forward'?: boolean; readonly 'gateway-ports'?: boolean; readonly app?: string; readonly domain?: string; readonly users?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string };
   readonly backend: BackendOptions;
   readonly log: Logger;
 }

@@ -1,11 +1,12 @@
 /**
  * `morgana ssh`: an SSH appliance. A jump host that forwards TCP (direct-tcpip, `ssh -J`/`-W`)
  * through the appliance's own stack, plus the built-in exec commands (echo, cat, stats); it
- * never starts a host shell.
+ * never starts a host shell. With `allowRemoteForward`, users may also listen through the stack
+ * (`ssh -R`, tcpip-forward): on loopback addresses only, or on any with `gatewayPorts`.
  */
 import { readFile } from 'node:fs/promises';
 import { type Clock, createSystemClock } from '@morgana/core';
-import { parseAuthorizedKeys, parseOpenSshPrivateKey, serveSshConnection } from '@morgana/ssh';
+import { type RemoteForwardOptions, loopbackOnly, parseAuthorizedKeys, parseOpenSshPrivateKey, serveSshConnection } from '@morgana/ssh';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import type { Appliance } from './appliance.js';
 import { type BackendOptions, openBackend, UsageError } from './backend.js';
@@ -15,6 +16,10 @@ import type { Logger } from './log.js';
 export async function startSsh(options: {
   readonly hostKeyFile: string | undefined;
   readonly authorizedKeysFile: string | undefined;
+  /** Grants tcpip-forward (RFC 4254 §7.1) to authenticated users; default false. */
+  readonly allowRemoteForward?: boolean;
+  /** With allowRemoteForward: any address the client names, not only loopback ones (sshd's GatewayPorts clientspecified). */
+  readonly gatewayPorts?: boolean;
   readonly backend: BackendOptions;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -25,8 +30,11 @@ export async function startSsh(options: {
   const crypto = createNodeSshCrypto();
   const hostKey = parseOpenSshPrivateKey(crypto, await readFile(options.hostKeyFile, 'utf8'));
   const keys = parseAuthorizedKeys(await readFile(options.authorizedKeysFile, 'utf8'));
+  if (options.gatewayPorts === true && options.allowRemoteForward !== true) throw new UsageError('--gateway-ports needs --allow-remote-forward');
   if (keys.length === 0) throw new UsageError(`${options.authorizedKeysFile} holds no ssh-ed25519 or ssh-rsa key`);
   const backend = await openBackend(options.backend, { port: 22, defaultListen: '127.0.0.1:2222', defaultForwards: ['2222:22'], protocols: ['tcp'] }, options.log, clock);
+  const remoteForward: RemoteForwardOptions | undefined =
+    options.allowRemoteForward === true ? { tcp: backend.stack.tcp, allow: options.gatewayPorts === true ? () => true : loopbackOnly } : undefined;
   let connections = 0;
   let open = 0;
   const listener = backend.stack.tcp.listen(backend.port, {
@@ -34,14 +42,16 @@ export async function startSsh(options: {
     onConnection: (flow) => {
       connections++;
       open++;
-      const session = serveSshConnection(flow, { crypto, clock, hostKey, authorizedKeys: () => keys, tcp: backend.stack.tcp });
+      const session = serveSshConnection(flow, { crypto, clock, hostKey, authorizedKeys: () => keys, tcp: backend.stack.tcp, remoteForward });
       void session.closed.finally(() => {
         open--;
         options.log.debug(`ssh session of ${session.user() ?? '(not logged in)'} ended`);
       });
     },
   });
-  options.log.info(`ssh: ${keys.length} authorized key(s), host key ${hostKey.algorithm}`);
+  options.log.info(
+    `ssh: ${keys.length} authorized key(s), host key ${hostKey.algorithm}, remote forwarding ${remoteForward ? (options.gatewayPorts === true ? 'on any address' : 'on loopback') : 'off'}`,
+  );
   return {
     backend,
     stats: () => ({ connections, open }),
