@@ -34,6 +34,30 @@ interface PendingWrite extends Settler<void> {
   waitsForCallback: boolean;
 }
 
+/**
+ * Push-mode receiving, an opt-in extension of the Flow contract (see
+ * {@link SocketTcpFlow.receive}): each chunk goes straight to `data` from the socket's event,
+ * without a promise or a read-ahead queue.
+ */
+export interface FlowReceiver {
+  /** Received bytes, valid only during the call (the flow may reuse them afterwards); must not throw. */
+  data(chunk: Uint8Array): void;
+  /**
+   * Called once when receiving is over: without an error when the peer finished sending or the
+   * flow was closed locally, with one (`ConnectionReset`, `ClosedError`) when the connection failed.
+   */
+  end(error?: Error): void;
+}
+
+/**
+ * What the socket stack's flows offer beyond `TcpFlow`, for callers that detect it (an
+ * application on any other stack keeps to `read` and `write`).
+ */
+export interface PushModeFlow {
+  receive(receiver: FlowReceiver): void;
+  writeNow(data: Uint8Array): Promise<void> | undefined;
+}
+
 /** Where the endpoints of a flow are. */
 export interface FlowEndpoints {
   readonly localAddress: Ipv4Address;
@@ -49,7 +73,7 @@ function copyOf(data: Uint8Array): Buffer {
 }
 
 /** A connection of the socket stack. */
-export class SocketTcpFlow implements TcpFlow {
+export class SocketTcpFlow implements TcpFlow, PushModeFlow {
   readonly localAddress: Ipv4Address;
   readonly localPort: number;
   readonly remoteAddress: Ipv4Address;
@@ -61,6 +85,9 @@ export class SocketTcpFlow implements TcpFlow {
   private paused = false;
   private peerFinished = false;
   private readonly readers: Settler<Uint8Array | null>[] = [];
+  /** Set by receive(): chunks go to it instead of read(). */
+  private receiver: FlowReceiver | undefined;
+  private receiverEnded = false;
 
   // Send side.
   private readonly writes: PendingWrite[] = [];
@@ -88,6 +115,23 @@ export class SocketTcpFlow implements TcpFlow {
     if (error == null) this.pump();
   };
 
+  // writeNow(): direct writes handed to Node and their callbacks so far (Node calls them in
+  // order), and the one direct write whose bytes Node kept, settled when its callback comes.
+  private directWrites = 0;
+  private directWritesDone = 0;
+  private keptWrite: (Settler<void> & { readonly sequence: number }) | undefined;
+  /** One callback for every direct write, so that Node batches their completions in one tick. */
+  private readonly onDirectWritten = (error?: Error | null): void => {
+    this.directWritesDone += 1;
+    const kept = this.keptWrite;
+    if (kept !== undefined && kept.sequence === this.directWritesDone) {
+      this.keptWrite = undefined;
+      if (error == null) kept.resolve();
+      else kept.reject(this.failure ?? toMorganaError(error));
+    }
+    this.onWritten(error);
+  };
+
   constructor(
     private readonly socket: net.Socket,
     endpoints: FlowEndpoints,
@@ -113,6 +157,7 @@ export class SocketTcpFlow implements TcpFlow {
   }
 
   read(): Promise<Uint8Array | null> {
+    if (this.receiver !== undefined) return Promise.reject(new Error('read() on a flow that pushes its chunks to a receiver'));
     if (this.failure !== undefined) return Promise.reject(this.failure);
     // After close() nothing more is read: the stream has ended for the reader.
     if (this.closing) return Promise.resolve(null);
@@ -131,6 +176,54 @@ export class SocketTcpFlow implements TcpFlow {
 
   write(data: Uint8Array): Promise<void> {
     return this.enqueue(data, false);
+  }
+
+  /**
+   * Opt-in extension (not part of `Flow`): switches this flow to push mode for the rest of its
+   * life. Chunks read ahead go to `receiver` at once, then every chunk as the socket delivers
+   * it; `read()` rejects from now on. Push mode has no read-ahead, so it needs no receive limit:
+   * the receiver consumes each chunk before the next is read from the kernel.
+   */
+  receive(receiver: FlowReceiver): void {
+    if (this.receiver !== undefined) throw new Error('the flow already has a receiver');
+    if (this.readers.length > 0) throw new Error('receive() while a read() is pending');
+    this.receiver = receiver;
+    if (this.failure !== undefined) {
+      this.endReceiver(this.failure);
+      return;
+    }
+    const chunks = this.chunks.splice(0);
+    this.buffered = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    for (const chunk of chunks) {
+      if (this.receiverEnded || this.failure !== undefined) break;
+      receiver.data(chunk);
+    }
+    if (this.closing || this.peerFinished || this.destroyed) this.endReceiver(this.failure);
+  }
+
+  /**
+   * Opt-in extension (not part of `Flow`): {@link write} without a promise in the common case.
+   * When nothing is queued ahead and the kernel takes all of `data` at once, returns undefined
+   * and the caller may reuse `data` straight away. Otherwise returns what `write(data)` would:
+   * a promise after whose settling the caller may reuse `data`.
+   */
+  writeNow(data: Uint8Array): Promise<void> | undefined {
+    const socket = this.socket;
+    if (this.failure !== undefined || this.shutdownRequested || this.destroyed || this.writes.length > 0 || socket.writableLength > 0) {
+      return this.enqueue(data, false);
+    }
+    this.directWrites += 1;
+    socket.write(data, this.onDirectWritten);
+    if (socket.writableLength === 0) return undefined;
+    // Node holds the bytes until the kernel takes them: the caller gets them back then.
+    const sequence = this.directWrites;
+    return new Promise((resolve, reject) => {
+      this.keptWrite = { resolve, reject, sequence };
+    });
   }
 
   writev(chunks: readonly Uint8Array[]): Promise<void> {
@@ -156,6 +249,7 @@ export class SocketTcpFlow implements TcpFlow {
     if (this.closing) return promise;
     this.closing = true;
     for (const reader of this.readers.splice(0)) reader.resolve(null);
+    if (this.receiver !== undefined) this.endReceiver(undefined);
     // Nobody will read any more: drop what was read ahead and keep draining the kernel
     // until the peer's FIN, so that the connection closes gracefully instead of with a RST.
     this.discardReceived();
@@ -273,6 +367,11 @@ export class SocketTcpFlow implements TcpFlow {
       this.counters.add('discarded-bytes', chunk.length);
       return;
     }
+    const receiver = this.receiver;
+    if (receiver !== undefined) {
+      receiver.data(chunk);
+      return;
+    }
     // Each chunk is a fresh buffer from Node, so it is handed out without a copy.
     const reader = this.readers.shift();
     if (reader !== undefined) {
@@ -290,6 +389,14 @@ export class SocketTcpFlow implements TcpFlow {
   private onEnd(): void {
     this.peerFinished = true;
     for (const reader of this.readers.splice(0)) reader.resolve(null);
+    if (this.receiver !== undefined) this.endReceiver(undefined);
+  }
+
+  /** Tells the receiver, once, that receiving is over. */
+  private endReceiver(error: Error | undefined): void {
+    if (this.receiverEnded) return;
+    this.receiverEnded = true;
+    (this.receiver as FlowReceiver).end(error);
   }
 
   private onFinish(): void {
@@ -310,8 +417,12 @@ export class SocketTcpFlow implements TcpFlow {
     // A failure has settled everything already; this is a close without one (both ends
     // finished, or the close timeout destroyed the socket).
     for (const reader of this.readers.splice(0)) reader.resolve(null);
+    if (this.receiver !== undefined) this.endReceiver(undefined);
     const closed = new ClosedError('the connection closed');
     for (const write of this.writes.splice(0)) write.reject(closed);
+    const kept = this.keptWrite;
+    this.keptWrite = undefined;
+    kept?.reject(closed);
     for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(closed);
     for (const waiter of this.closeWaiters.splice(0)) waiter.resolve();
   }
@@ -326,6 +437,10 @@ export class SocketTcpFlow implements TcpFlow {
     this.closeTimer = undefined;
     this.discardReceived();
     for (const reader of this.readers.splice(0)) reader.reject(error);
+    if (this.receiver !== undefined) this.endReceiver(error);
+    const kept = this.keptWrite;
+    this.keptWrite = undefined;
+    kept?.reject(error);
     for (const write of this.writes.splice(0)) write.reject(error);
     for (const waiter of this.shutdownWaiters.splice(0)) waiter.reject(error);
     for (const waiter of this.closeWaiters.splice(0)) waiter.reject(error);
