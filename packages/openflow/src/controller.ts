@@ -87,6 +87,21 @@ const OUTPUT_BUFFER_BYTES = 64 * 1024;
 /** Largest written output buffer kept for reuse; a bigger one (after a burst) is left to the GC. */
 const SPARE_BUFFER_LIMIT = 1024 * 1024;
 
+/**
+ * What a flow may offer beyond `TcpFlow` (the socket stack's flows do): chunks pushed to a
+ * receiver instead of read() promises, and writes that need no promise when the kernel takes
+ * the bytes at once. Detected per flow; any other flow uses read() and write().
+ */
+interface PushFlow {
+  receive(receiver: { data(chunk: Uint8Array): void; end(error?: Error): void }): void;
+  writeNow(data: Uint8Array): Promise<void> | undefined;
+}
+
+function pushFlow(flow: TcpFlow): PushFlow | undefined {
+  const candidate = flow as Partial<PushFlow>;
+  return typeof candidate.receive === 'function' && typeof candidate.writeNow === 'function' ? (flow as TcpFlow & PushFlow) : undefined;
+}
+
 const REPLY_TYPES = new Set(['echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'error']);
 
 /** One connected switch. */
@@ -127,6 +142,9 @@ export class SwitchConnection {
   private readonly rawPacketIn = new RawPacketIn();
   private readonly sink: FrameSink = { frame: (bytes, offset, length) => this.onFrame(bytes, offset, length) };
   private onReady: () => void = () => undefined;
+  private handshake: Timer | undefined;
+  /** The flow's push-mode extension, when it has one. */
+  private readonly push: PushFlow | undefined;
   // Fast-path tallies in plain numbers, folded into the counters whenever they are read.
   private rxPacketIns = 0;
   private txFlowMods = 0;
@@ -136,6 +154,7 @@ export class SwitchConnection {
   constructor(readonly flow: TcpFlow, private readonly config: Resolved) {
     this.framer = new MessageFramer({ maxMessageSize: config.maxMessageSize });
     this.lastReceived = config.clock.now();
+    this.push = pushFlow(flow);
   }
 
   /** Per-switch counters: messages in/out by type, drops by reason. */
@@ -245,6 +264,7 @@ export class SwitchConnection {
     if (this.closed) return;
     this.closed = true;
     this.keepalive?.cancel();
+    this.handshake?.cancel();
     for (const pending of this.pending.values()) {
       pending.timer.cancel();
       pending.reject(reason ?? new ClosedError('switch connection closed'));
@@ -336,6 +356,17 @@ export class SwitchConnection {
   private flush(): void {
     this.flushScheduled = false;
     if (this.outLength === 0 || this.writeInFlight) return;
+    let written: Promise<void> | undefined;
+    if (this.push !== undefined) {
+      // The kernel usually takes the batch at once: then the buffer is ours again straight away.
+      written = this.push.writeNow(this.out.subarray(0, this.outLength));
+      if (written === undefined) {
+        this.queued -= this.outMessages;
+        this.outLength = 0;
+        this.outMessages = 0;
+        return;
+      }
+    }
     const buffer = this.out;
     const length = this.outLength;
     const messages = this.outMessages;
@@ -346,7 +377,7 @@ export class SwitchConnection {
     this.writeInFlight = true;
     this.inFlightBuffer = buffer;
     this.inFlightMessages = messages;
-    this.writing = this.flow.write(buffer.subarray(0, length)).then(this.onWritten, this.onWriteFailed);
+    this.writing = (written ?? this.flow.write(buffer.subarray(0, length))).then(this.onWritten, this.onWriteFailed);
   }
 
   private readonly onWritten = (): void => {
@@ -373,7 +404,7 @@ export class SwitchConnection {
   /** Reads until the stream ends; the connection's whole receive path. */
   async run(onReady: () => void): Promise<void> {
     this.onReady = onReady;
-    const handshake = this.config.clock.setTimer(this.config.handshakeTimeoutMs, () => {
+    this.handshake = this.config.clock.setTimer(this.config.handshakeTimeoutMs, () => {
       if (this.features === undefined) {
         this.counterSet.add('handshake-timeout');
         this.close(new TimeoutError('switch did not complete the HELLO/FEATURES handshake'));
@@ -382,29 +413,54 @@ export class SwitchConnection {
     // Our HELLO goes at our highest version with the bitmap of all (1.3 §6.3.1).
     this.write({ version: Math.max(...this.config.versions), xid: this.allocateXid(), type: 'hello', versions: [...this.config.versions].sort((a, b) => a - b) });
     this.scheduleKeepalive();
+    if (this.push !== undefined) {
+      // Push mode: each chunk is handled in the socket's own event, answered with a direct write.
+      const push = this.push;
+      await new Promise<void>((resolve) => {
+        push.receive({
+          data: (chunk) => {
+            if (!this.closed) this.consume(chunk);
+          },
+          end: (error) => {
+            this.close(error, error === undefined);
+            resolve();
+          },
+        });
+      });
+      return;
+    }
     try {
       for (;;) {
         const chunk = await this.flow.read();
         if (chunk === null) break;
-        const now = this.config.clock.now();
-        this.lastReceived = now;
-        this.rawPacketIn.receivedAt = now;
-        this.inRead = true;
-        try {
-          this.framer.each(chunk, this.sink);
-        } finally {
-          this.inRead = false;
-        }
-        this.flush();
+        this.consume(chunk);
         if (this.closed) break;
       }
       this.close(undefined, true);
     } catch (error) {
-      if (error instanceof DecodeError) this.counterSet.add(`framing-${error.reason}`);
       this.close(error instanceof Error ? error : undefined);
-    } finally {
-      handshake.cancel();
     }
+  }
+
+  /**
+   * Handles every message of one received chunk and writes what they produced as one batch.
+   * A bad length or a failing handler drops the switch.
+   */
+  private consume(chunk: Uint8Array): void {
+    const now = this.config.clock.now();
+    this.lastReceived = now;
+    this.rawPacketIn.receivedAt = now;
+    this.inRead = true;
+    try {
+      this.framer.each(chunk, this.sink);
+    } catch (error) {
+      if (error instanceof DecodeError) this.counterSet.add(`framing-${error.reason}`);
+      this.inRead = false;
+      this.close(error instanceof Error ? error : undefined);
+      return;
+    }
+    this.inRead = false;
+    this.flush();
   }
 
   /**

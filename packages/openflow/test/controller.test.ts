@@ -1,6 +1,7 @@
 import { createSocketStack } from '@morgana/socket';
 import { VirtualClock } from '@morgana/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Tcp, TcpFlow } from '@morgana/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Controller, type ControllerConfig, MacTable, OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPET_BAD_REQUEST, OFPMPF_MORE, OFPP_CONTROLLER, OFPP_FLOOD,
   type OfpMessage, OpenFlowError, type SwitchConnection, createController, createLearningSwitch, emitMessage,
@@ -9,6 +10,24 @@ import { createSeededRandom } from '@morgana/testing';
 import { FakeSwitch } from './fake-switch.js';
 
 const stack = createSocketStack();
+
+/** `tcp` whose flows have only the TcpFlow members: no push-mode extension to detect. */
+function plainTcp(tcp: Tcp): Tcp {
+  const plain = (flow: TcpFlow): TcpFlow => ({
+    localAddress: flow.localAddress, localPort: flow.localPort, remoteAddress: flow.remoteAddress, remotePort: flow.remotePort,
+    read: () => flow.read(), write: (data) => flow.write(data), writev: (chunks) => flow.writev(chunks), shutdown: () => flow.shutdown(),
+    close: () => flow.close(), abort: () => flow.abort(), setNoDelay: (on) => flow.setNoDelay(on), setKeepAlive: (on, idle) => flow.setKeepAlive(on, idle),
+    info: () => flow.info(),
+  });
+  return {
+    listen: (port, options) => tcp.listen(port, { ...options, onConnection: options?.onConnection === undefined ? undefined : (flow) => options.onConnection?.(plain(flow)) }),
+    connect: async (address, port, options) => plain(await tcp.connect(address, port, options)),
+    stats: () => tcp.stats(),
+  };
+}
+
+/** The Tcp the controller under test listens on (the switches always use the socket stack). */
+let controllerTcp: Tcp = stack.tcp;
 const running: { controller: Controller; switches: FakeSwitch[] }[] = [];
 
 afterEach(() => {
@@ -24,7 +43,7 @@ function start(clock: VirtualClock, extra: Partial<ControllerConfig> = {}): { co
   for (let index = 0; index < 4; index += 1) ready.push(new Promise((resolve) => waiters.push(resolve)));
   let up = 0;
   const controller = createController({
-    tcp: stack.tcp, clock, port: 0, ...extra,
+    tcp: controllerTcp, clock, port: 0, ...extra,
     onSwitch: (connection) => {
       extra.onSwitch?.(connection);
       waiters[up++]?.(connection);
@@ -67,7 +86,19 @@ function frame(dst: number, src: number): Uint8Array {
   return bytes;
 }
 
-describe('controller', () => {
+// The socket stack's flows push chunks and write without promises; any other flow is read and
+// written through the Flow interface: the controller behaves the same on both.
+describe.each([
+  { receive: 'pushed chunks and direct writes (socket stack)', tcp: stack.tcp },
+  { receive: 'read() and write() (a plain TcpFlow)', tcp: plainTcp(stack.tcp) },
+])('controller on $receive', ({ tcp }) => {
+  beforeAll(() => {
+    controllerTcp = tcp;
+  });
+  afterAll(() => {
+    controllerTcp = stack.tcp;
+  });
+
   it('offers 1.0 and 1.3 in its HELLO bitmap and negotiates 1.3, then reports the switch by datapath id', async () => {
     const clock = new VirtualClock();
     const { controller, ready, connect } = start(clock);
