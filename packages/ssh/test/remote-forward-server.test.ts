@@ -1,8 +1,8 @@
-import { ConnectionRefused, ConnectionReset, type Flow, type Stack, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
+import { ConnectionRefused, ConnectionReset, type Flow, type Stack, type Tcp, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ForwardedOrigin, type SshChannel, type SshServerOptions, REMOTE_FORWARD_DEFAULTS, SshReader, connectSsh, encode, forwardBindAddress, generateEd25519Key, serveSshConnection } from '../src/index.js';
+import { type ForwardedOrigin, type SshChannel, type SshServerOptions, MSG, REMOTE_FORWARD_DEFAULTS, SshConnection, SshReader, type SshTransport, connectSsh, encode, forwardBindAddress, generateEd25519Key, serveSshConnection } from '../src/index.js';
 import { createFlowPair } from './memory-flow.js';
 
 const crypto = createNodeSshCrypto();
@@ -179,6 +179,38 @@ describe('server-side remote forwarding (RFC 4254 §7.1, §7.2)', () => {
     await c.close();
   });
 
+  it('gives up on a port-0 bind the stack never reports within bindTimeoutMs', async () => {
+    // A stack whose address-specific listener never finishes binding.
+    const stuck: Tcp = {
+      ...stack.tcp,
+      listen: () => ({ port: 0, accept: () => new Promise(() => undefined), close: () => undefined }),
+    };
+    const { server, client } = pair({ remoteForward: { tcp: stuck, config: { bindTimeoutMs: 30 } } });
+    const c = await client;
+    await expect(c.remoteForward('127.0.0.1', 0, echo([]))).rejects.toThrow('refused');
+    expect(server.stats()['forward-bind-timeout']).toBe(1);
+    expect(server.remoteForwards()).toBe(0);
+    await c.close();
+  });
+
+  it('refuses a port that is already taken on the stack', async () => {
+    const taken = stack.tcp.listen(0);
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp, allow: () => true } });
+    const c = await client;
+    await expect(c.remoteForward('0.0.0.0', taken.port, echo([]))).rejects.toThrow('refused');
+    expect(server.stats()['forward-bind-failed']).toBe(1);
+    taken.close();
+    await c.close();
+  });
+
+  it('disconnects with a protocol error on a truncated tcpip-forward request', async () => {
+    const { server, client } = pair({ remoteForward: { tcp: stack.tcp } });
+    const c = await client;
+    await expect(c.connection.globalRequest('tcpip-forward', encode((w) => w.string('127.0.0.1')))).rejects.toThrow();
+    await server.closed;
+    expect(server.stats()['protocol-error']).toBe(1);
+  });
+
   it('maps RFC 4254 §7.1 addresses onto the IPv4 stack', () => {
     expect(forwardBindAddress('')).toBe(0);
     expect(forwardBindAddress('0.0.0.0')).toBe(0);
@@ -186,5 +218,42 @@ describe('server-side remote forwarding (RFC 4254 §7.1, §7.2)', () => {
     expect(forwardBindAddress('10.1.2.3')).toBe(parseIpv4('10.1.2.3'));
     expect(forwardBindAddress('::')).toBeUndefined();
     expect(forwardBindAddress('host.example')).toBeUndefined();
+  });
+});
+
+/** A connection whose transport only records what is sent. */
+function bareConnection(): { conn: SshConnection; sent: Uint8Array[] } {
+  const sent: Uint8Array[] = [];
+  const transport = { send: async (payload: Uint8Array) => void sent.push(payload), lastReceivedSequence: () => 0 } as unknown as SshTransport;
+  return { conn: new SshConnection(transport), sent };
+}
+
+const globalRequest = (name: string): Uint8Array => encode((w) => w.u8(MSG.GLOBAL_REQUEST).string(name).boolean(true));
+
+describe('deferred global request replies (RFC 4254 §4)', () => {
+  it('sends replies in request order when an earlier answer is deferred', async () => {
+    const { conn, sent } = bareConnection();
+    let settle!: (answer: Uint8Array | false) => void;
+    conn.onGlobalRequest = (name) => (name === 'slow' ? new Promise((resolve) => (settle = resolve)) : name === 'fast' ? encode((w) => w.u32(7)) : false);
+    conn.handle(globalRequest('slow'));
+    conn.handle(globalRequest('fast'));
+    conn.handle(globalRequest('other'));
+    const sentAll = conn.globalRepliesSent();
+    await Promise.resolve();
+    expect(sent).toEqual([]);
+    settle(false);
+    await sentAll;
+    expect(sent).toEqual([Uint8Array.of(MSG.REQUEST_FAILURE), encode((w) => w.u8(MSG.REQUEST_SUCCESS).u32(7)), Uint8Array.of(MSG.REQUEST_FAILURE)]);
+    // Idle again: the next reply goes out at once.
+    conn.handle(globalRequest('fast'));
+    expect(sent).toHaveLength(4);
+  });
+
+  it('answers FAILURE when a deferred answer rejects', async () => {
+    const { conn, sent } = bareConnection();
+    conn.onGlobalRequest = () => Promise.reject(new Error('bind failed'));
+    conn.handle(globalRequest('x'));
+    await conn.globalRepliesSent();
+    expect(sent).toEqual([Uint8Array.of(MSG.REQUEST_FAILURE)]);
   });
 });
