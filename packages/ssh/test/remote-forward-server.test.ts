@@ -1,4 +1,4 @@
-import { ConnectionRefused, ConnectionReset, type Flow, type Stack, type Tcp, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
+import { ConnectionRefused, ConnectionReset, type Flow, type Stack, type Tcp, type TcpFlow, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -255,5 +255,99 @@ describe('deferred global request replies (RFC 4254 §4)', () => {
     conn.handle(globalRequest('x'));
     await conn.globalRepliesSent();
     expect(sent).toEqual([Uint8Array.of(MSG.REQUEST_FAILURE)]);
+  });
+});
+
+/**
+ * A Tcp whose listeners take connections from `dial()`: in-memory flows, so the test sees how
+ * much the server reads from the TCP side and can hold its writes.
+ */
+function memoryTcp(): { tcp: Tcp; dial: (port: number, hold?: Promise<void>) => { flow: Flow; served: () => number } } {
+  const listeners = new Map<number, (flow: TcpFlow) => void>();
+  const tcp = {
+    listen(port: number, options: { onConnection?: (flow: TcpFlow) => void } = {}) {
+      const bound = port === 0 ? 40_000 + listeners.size : port;
+      if (options.onConnection) listeners.set(bound, options.onConnection);
+      return { port: bound, accept: () => new Promise<TcpFlow>(() => undefined), close: () => listeners.delete(bound) };
+    },
+  } as unknown as Tcp;
+  const dial = (port: number, hold?: Promise<void>) => {
+    const [outside, inside] = createFlowPair();
+    let served = 0;
+    const flow = {
+      ...inside,
+      async read() {
+        const chunk = await inside.read();
+        served += chunk?.length ?? 0;
+        return chunk;
+      },
+      async write(data: Uint8Array) {
+        await hold;
+        await inside.write(data);
+      },
+      remoteAddress: parseIpv4('192.0.2.9'),
+      remotePort: 6000,
+    } as unknown as TcpFlow;
+    const onConnection = listeners.get(port);
+    if (!onConnection) throw new Error(`nothing listens on ${port}`);
+    onConnection(flow);
+    return { flow: outside, served: () => served };
+  };
+  return { tcp, dial };
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+};
+
+describe('forwarded-tcpip flow control (RFC 4254 §5.2)', () => {
+  it('stops reading the TCP connection while the client leaves the channel window full, then delivers everything', async () => {
+    const memory = memoryTcp();
+    const window = 128 * 1024;
+    const { client } = pair({ remoteForward: { tcp: memory.tcp } }, window);
+    const c = await client;
+    let channel: SshChannel | undefined;
+    const forward = await c.remoteForward('127.0.0.1', 0, (opened) => (channel = opened));
+    const { flow, served } = memory.dial(forward.port);
+    const data = crypto.randomBytes(4 * 1024 * 1024);
+    for (let offset = 0; offset < data.length; offset += 64 * 1024) await flow.write(data.subarray(offset, offset + 64 * 1024));
+    await flow.shutdown();
+    await settle();
+    // The server read at most the client's window and the chunk it was writing when it ran out.
+    expect(served()).toBeLessThanOrEqual(window + 64 * 1024);
+    if (!channel) throw new Error('no forwarded-tcpip channel arrived');
+    const opened = channel;
+    const received: Uint8Array[] = [];
+    for (let chunk = await opened.read(); chunk !== null; chunk = await opened.read()) received.push(chunk.slice());
+    expect(Buffer.from(concatBytes(received)).equals(Buffer.from(data))).toBe(true);
+    await c.close();
+  });
+
+  it('stops granting window to the client while the TCP connection does not take its writes', async () => {
+    const memory = memoryTcp();
+    const window = 64 * 1024;
+    const { client } = pair({ remoteForward: { tcp: memory.tcp }, channels: { windowSize: window } });
+    const c = await client;
+    let channel: SshChannel | undefined;
+    const forward = await c.remoteForward('127.0.0.1', 0, (opened) => (channel = opened));
+    let release!: () => void;
+    const { flow } = memory.dial(forward.port, new Promise<void>((resolve) => (release = resolve)));
+    await settle();
+    if (!channel) throw new Error('no forwarded-tcpip channel arrived');
+    const opened = channel;
+    const data = crypto.randomBytes(1024 * 1024);
+    let written = false;
+    const writing = opened.write(data).then(() => (written = true));
+    await settle();
+    // At most one window went out; the rest waits for a window adjustment that the held TCP write blocks.
+    expect(written).toBe(false);
+    expect(opened.remoteWindow).toBe(0);
+    release();
+    await writing;
+    await opened.shutdown();
+    const received: Uint8Array[] = [];
+    for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) received.push(chunk.slice());
+    expect(Buffer.from(concatBytes(received)).equals(Buffer.from(data))).toBe(true);
+    await c.close();
   });
 });
