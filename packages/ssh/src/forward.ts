@@ -84,9 +84,12 @@ export class RemoteForwards {
 
   /** Handles tcpip-forward and cancel-tcpip-forward; undefined for any other request. */
   handle(name: string, data: SshReader, user: string): Uint8Array | false | Promise<Uint8Array | false> | undefined {
-    if (name === 'tcpip-forward') return this.listen(data.text(), data.u32(), user);
-    if (name === 'cancel-tcpip-forward') return this.cancel(data.text(), data.u32());
-    return undefined;
+    if (name !== 'tcpip-forward' && name !== 'cancel-tcpip-forward') return undefined;
+    // Both carry the address to bind and the port (RFC 4254 §7.1); anything else is malformed.
+    const address = data.text();
+    const port = data.u32();
+    data.expectEnd();
+    return name === 'tcpip-forward' ? this.listen(address, port, user) : this.cancel(address, port);
   }
 
   /** Closes every listener (the connection ended); forwarded channels end with the connection. */

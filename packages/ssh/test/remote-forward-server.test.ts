@@ -1,8 +1,9 @@
-import { ConnectionRefused, ConnectionReset, type Flow, type Stack, type Tcp, type TcpFlow, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
+import { ConnectionRefused, ConnectionReset, CounterSet, DecodeError, type Flow, type Stack, type Tcp, type TcpFlow, concatBytes, createSystemClock, formatIpv4, parseIpv4, utf8Decode } from '@morgana/core';
 import { createSocketStack } from '@morgana/socket';
 import { createNodeSshCrypto } from '@morgana/ssh-crypto-node';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ForwardedOrigin, type SshChannel, type SshServerOptions, MSG, REMOTE_FORWARD_DEFAULTS, SshConnection, SshReader, type SshTransport, connectSsh, encode, forwardBindAddress, generateEd25519Key, serveSshConnection } from '../src/index.js';
+import { type ForwardedOrigin, type SshChannel, type SshServerOptions, MSG, REMOTE_FORWARD_DEFAULTS, RemoteForwards, SshConnection, SshReader, type SshTransport, connectSsh, encode, forwardBindAddress, generateEd25519Key, serveSshConnection } from '../src/index.js';
 import { createFlowPair } from './memory-flow.js';
 
 const crypto = createNodeSshCrypto();
@@ -349,5 +350,32 @@ describe('forwarded-tcpip flow control (RFC 4254 §5.2)', () => {
     for (let chunk = await flow.read(); chunk !== null; chunk = await flow.read()) received.push(chunk.slice());
     expect(Buffer.from(concatBytes(received)).equals(Buffer.from(data))).toBe(true);
     await c.close();
+  });
+});
+
+describe('tcpip-forward request decoding', () => {
+  it('arbitrary request bytes either decode or throw DecodeError, never anything else', () => {
+    const memory = memoryTcp();
+    const { conn } = bareConnection();
+    fc.assert(
+      fc.property(fc.constantFrom('tcpip-forward', 'cancel-tcpip-forward'), fc.uint8Array({ maxLength: 40 }), (name, bytes) => {
+        const forwards = new RemoteForwards(conn, { tcp: memory.tcp, allow: () => true }, clock, new CounterSet());
+        try {
+          forwards.handle(name, new SshReader(bytes), 'alice');
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError);
+        }
+        forwards.closeAll();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('accepts exactly the address string and port, nothing after them', () => {
+    const { conn } = bareConnection();
+    const forwards = new RemoteForwards(conn, { tcp: memoryTcp().tcp }, clock, new CounterSet());
+    expect(() => forwards.handle('cancel-tcpip-forward', new SshReader(encode((w) => w.string('127.0.0.1').u32(1).u8(0))), 'alice')).toThrow(DecodeError);
+    expect(forwards.handle('cancel-tcpip-forward', new SshReader(encode((w) => w.string('127.0.0.1').u32(1))), 'alice')).toBe(false);
+    expect(forwards.handle('keepalive@openssh.com', new SshReader(new Uint8Array(0)), 'alice')).toBeUndefined();
   });
 });
