@@ -14,7 +14,7 @@
 // CBENCH_ROUNDS (3), CBENCH_MODES (throughput,latency), CBENCH_PLAIN_FLOW (1: the controller's
 // flows hide the socket stack's push-mode extension, so it reads and writes through promises).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,6 +78,19 @@ async function listening(port: number, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+/** A process's user and system CPU time in clock ticks (1/100 s on Linux), from /proc. */
+function cpuTicks(pid: number | undefined): { user: number; sys: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), counted from the state field (3).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]), sys: Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
 const OURS = 'morgana controller (learning switch, socket stack)';
 
 function median(values: readonly number[]): number {
@@ -98,11 +111,18 @@ async function measure(binary: string, name: string, start: (port: number) => Ch
     }
     try {
       if (!(await listening(port, 15_000))) throw new Error('the controller did not start listening');
+      const before = cpuTicks(child.pid);
       const output = await runGenerator(binary, port, mode);
+      const after = cpuTicks(child.pid);
       const loops = [...output.matchAll(/^loop \d+: (\d+) responses\/s$/gm)].map((match) => Number(match[1]));
       const average = Number(/^average: (\d+)/m.exec(output)?.[1] ?? 0);
       const cpu = /^generator cpu: (\d+)%/m.exec(output)?.[1] ?? '?';
-      console.log(`round ${round}, ${name}, ${mode} mode: ${average} responses/s (loops: ${loops.join(' ')}; generator cpu ${cpu}%)`);
+      // The CPU time spans every loop, the warm-up ones too.
+      const responses = [...output.matchAll(/^loop \d+(?: \(warm-up\))?: (\d+) responses\/s$/gm)].reduce((sum, match) => sum + Number(match[1]) * LOOP_MS / 1000, 0);
+      const perResponse = before !== undefined && after !== undefined && responses > 0
+        ? `; controller cpu per response: user ${((after.user - before.user) * 1e4 / responses).toFixed(1)} µs, sys ${((after.sys - before.sys) * 1e4 / responses).toFixed(1)} µs`
+        : '';
+      console.log(`round ${round}, ${name}, ${mode} mode: ${average} responses/s (loops: ${loops.join(' ')}; generator cpu ${cpu}%${perResponse})`);
       return average;
     } catch (error) {
       console.log(`round ${round}, ${name}, ${mode} mode, attempt ${attempt}: failed: ${(error as Error).message}`);
