@@ -66,6 +66,37 @@ export interface FlowEndpoints {
   readonly remotePort: number;
 }
 
+/**
+ * Node's own fields for `net.Socket`'s `onread` option (a static read buffer and its callback).
+ * Node offers that option only to sockets it creates for `connect`, not to accepted ones, so
+ * push mode sets them on a socket after the fact when it finds them; where it does not (another
+ * Node version), it keeps to the 'data' event.
+ */
+interface StaticReadHooks {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+}
+
+function staticReadHooks(socket: net.Socket): StaticReadHooks | undefined {
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const buffer = symbols.find((symbol) => symbol.description === 'kBuffer');
+  const callback = symbols.find((symbol) => symbol.description === 'kBufferCb');
+  const generator = symbols.find((symbol) => symbol.description === 'kBufferGen');
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: unknown } })._handle;
+  if (buffer === undefined || callback === undefined || generator === undefined || typeof handle?.useUserBuffer !== 'function') return undefined;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  // Only a socket that reads into Node's fresh buffers: none of the three is set yet.
+  if (fields[buffer] != null || fields[callback] != null || fields[generator] != null) return undefined;
+  return { buffer, callback };
+}
+
+/**
+ * The read buffer every push-mode socket reads into: a receiver sees its bytes only during its
+ * call, and calls never overlap (one thread), so one buffer serves them all.
+ */
+let sharedReadBuffer: Buffer | undefined;
+const SHARED_READ_BUFFER_BYTES = 64 * 1024;
+
 function copyOf(data: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafe(data.length);
   copy.set(data);
@@ -202,8 +233,36 @@ export class SocketTcpFlow implements TcpFlow, PushModeFlow {
       if (this.receiverEnded || this.failure !== undefined) break;
       receiver.data(chunk);
     }
-    if (this.closing || this.peerFinished || this.destroyed) this.endReceiver(this.failure);
+    if (this.closing || this.peerFinished || this.destroyed) {
+      this.endReceiver(this.failure);
+      return;
+    }
+    this.readIntoSharedBuffer();
   }
+
+  /**
+   * Makes Node read this socket into the shared buffer and call us with the byte count, past
+   * its stream machinery: no buffer allocated per read, no 'data' event.
+   */
+  private readIntoSharedBuffer(): void {
+    const hooks = staticReadHooks(this.socket);
+    if (hooks === undefined) return;
+    sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES);
+    const fields = this.socket as unknown as Record<symbol, unknown>;
+    fields[hooks.buffer] = sharedReadBuffer;
+    fields[hooks.callback] = this.onStaticRead;
+    (this.socket as unknown as { _handle: { useUserBuffer(buffer: Uint8Array): void } })._handle.useUserBuffer(sharedReadBuffer);
+    this.counters.add('static-read-flows');
+  }
+
+  private readonly onStaticRead = (length: number, buffer: Buffer): boolean => {
+    if (this.closing || this.failure !== undefined) {
+      this.counters.add('discarded-bytes', length);
+      return true;
+    }
+    (this.receiver as FlowReceiver).data(buffer.subarray(0, length));
+    return true;
+  };
 
   /**
    * Opt-in extension (not part of `Flow`): {@link write} without a promise in the common case.
