@@ -3,7 +3,10 @@
  * FEATURES handshake, keeps each connection alive with echoes on the injected Clock, and pairs
  * requests with replies by xid. Runs on any morgana Tcp (host sockets, the TypeScript stack).
  * Messages are framed in place in each read; PACKET_INs go to fast handlers without a repr
- * (see fast-path.ts), and everything a read produces leaves in one write.
+ * (see fast-path.ts), and everything a read produces leaves in one write. On a flow that offers
+ * push mode (the socket stack's), chunks are handled in the socket's own event and answers are
+ * written without a promise: in latency-bound use (one request outstanding per switch) that
+ * path is most of a response's cost.
  */
 import {
   type Clock, ClosedError, type Ipv4Address, CounterSet, type Counters, DecodeError, ProtocolError, TimeoutError, type Tcp, type TcpFlow,

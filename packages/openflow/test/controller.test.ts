@@ -115,6 +115,17 @@ describe.each([
     expect(controller.switches.get(42n)).toBe(connection);
   });
 
+  it('takes the socket stack\'s push mode where the flow offers it, and only there', async () => {
+    const clock = new VirtualClock();
+    const before = stack.tcp.stats()['static-read-flows'] ?? 0;
+    const { ready, connect } = start(clock);
+    const fake = await connect();
+    await fake.handshake(4, 9n);
+    await ready[0];
+    const pushed = (stack.tcp.stats()['static-read-flows'] ?? 0) - before;
+    expect(pushed).toBe(controllerTcp === stack.tcp ? 1 : 0);
+  });
+
   it('negotiates OpenFlow 1.0 with a switch whose HELLO has no bitmap', async () => {
     const clock = new VirtualClock();
     const { ready, connect } = start(clock);
