@@ -92,9 +92,10 @@ function staticReadHooks(socket: net.Socket): StaticReadHooks | undefined {
 
 /**
  * The read buffer every push-mode socket reads into: a receiver sees its bytes only during its
- * call, and calls never overlap (one thread), so one buffer serves them all.
+ * call, and calls never overlap (one thread), so one buffer serves them all. A plain Uint8Array,
+ * not a Buffer: its chunks' `slice` copies, as a receiver keeping bytes expects.
  */
-let sharedReadBuffer: Buffer | undefined;
+let sharedReadBuffer: Uint8Array | undefined;
 const SHARED_READ_BUFFER_BYTES = 64 * 1024;
 
 function copyOf(data: Uint8Array): Buffer {
@@ -247,7 +248,7 @@ export class SocketTcpFlow implements TcpFlow, PushModeFlow {
   private readIntoSharedBuffer(): void {
     const hooks = staticReadHooks(this.socket);
     if (hooks === undefined) return;
-    sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES);
+    sharedReadBuffer ??= new Uint8Array(SHARED_READ_BUFFER_BYTES);
     const fields = this.socket as unknown as Record<symbol, unknown>;
     fields[hooks.buffer] = sharedReadBuffer;
     fields[hooks.callback] = this.onStaticRead;
@@ -255,7 +256,7 @@ export class SocketTcpFlow implements TcpFlow, PushModeFlow {
     this.counters.add('static-read-flows');
   }
 
-  private readonly onStaticRead = (length: number, buffer: Buffer): boolean => {
+  private readonly onStaticRead = (length: number, buffer: Uint8Array): boolean => {
     if (this.closing || this.failure !== undefined) {
       this.counters.add('discarded-bytes', length);
       return true;
