@@ -13,12 +13,12 @@ import {
   type TcpListener, type Timer,
 } from '@morgana/core';
 import {
-  OFPBRC_BAD_LEN, OFPBRC_BAD_TYPE, OFPBRC_BAD_VERSION, OFPET_BAD_REQUEST, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE,
+  OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE,
   OFPMPF_MORE, OFP_TCP_PORT, OFP_VERSION_1_0, OFP_VERSION_1_3,
 } from './constants.js';
 import { FlowModTemplate, OFPT_PACKET_IN, PacketOutTemplate, RawPacketIn } from './fast-path.js';
 import { type FrameSink, MessageFramer } from './framer.js';
-import { type OfpMessage, emitMessage, errorFor, negotiateVersion, parseMessage } from './wire.js';
+import { OFP_REPLY_TYPES, type OfpMessage, emitMessage, errorFor, errorForDecodeError, negotiateVersion, parseMessage } from './wire.js';
 
 /** A message as the application writes it: version and xid are filled in by the connection. */
 export type OutgoingMessage = OfpMessage extends infer M ? M extends OfpMessage ? Omit<M, 'version' | 'xid'> : never : never;
@@ -104,8 +104,6 @@ function pushFlow(flow: TcpFlow): PushFlow | undefined {
   const candidate = flow as Partial<PushFlow>;
   return typeof candidate.receive === 'function' && typeof candidate.writeNow === 'function' ? (flow as TcpFlow & PushFlow) : undefined;
 }
-
-const REPLY_TYPES = new Set(['echo-reply', 'features-reply', 'get-config-reply', 'multipart-reply', 'barrier-reply', 'error']);
 
 /** One connected switch. */
 export class SwitchConnection {
@@ -492,9 +490,8 @@ export class SwitchConnection {
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       this.counterSet.add(`rx-${error.reason}`);
-      // Unknown or malformed requests are refused with OFPET_BAD_REQUEST (1.3 §7.4.4, §6.4).
-      const code = error.reason === 'bad-type' ? OFPBRC_BAD_TYPE : error.reason === 'bad-version' ? OFPBRC_BAD_VERSION : OFPBRC_BAD_LEN;
-      this.write(errorFor(this.version || (bytes[0] as number), bytes, OFPET_BAD_REQUEST, code));
+      // Unknown or malformed messages are refused with the matching error (1.3 §7.4.4, §6.4).
+      this.write(errorForDecodeError(this.version || (bytes[0] as number), bytes, error));
       return;
     }
     this.counterSet.add(`rx-${message.type}`);
@@ -516,7 +513,7 @@ export class SwitchConnection {
       if (handlers.length > 0) this.rawPacketIn.fromMessage(message, whole, offset, length);
       for (const handler of handlers) handler(this.rawPacketIn);
     }
-    const pending = REPLY_TYPES.has(message.type) ? this.pending.get(message.xid) : undefined;
+    const pending = OFP_REPLY_TYPES.has(message.type) ? this.pending.get(message.xid) : undefined;
     if (pending !== undefined) {
       if (message.type === 'error') {
         this.finish(message.xid, pending);

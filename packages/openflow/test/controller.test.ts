@@ -200,6 +200,22 @@ describe.each([
     expect(aggregate.map((reply) => reply.type === 'multipart-reply' && reply.body.kind === 'aggregate' && reply.body.flowCount)).toEqual([3, 6]);
   });
 
+  it('pairs role, async and queue-config replies with their requests (1.3 §7.3.9, §7.3.10)', async () => {
+    const clock = new VirtualClock();
+    const { ready, connect } = start(clock);
+    const fake = await connect();
+    await fake.handshake(4, 1n);
+    const connection = await ready[0] as SwitchConnection;
+    const role = connection.request({ type: 'role-request', role: 2, generationId: 7n });
+    const asyncConfig = connection.request({ type: 'get-async-request' });
+    const roleRequest = await fake.expect('role-request');
+    const asyncRequest = await fake.expect('get-async-request');
+    await fake.send({ version: 4, xid: asyncRequest.xid, type: 'get-async-reply', packetInMask: [3, 0], portStatusMask: [7, 7], flowRemovedMask: [15, 0] });
+    await fake.send({ version: 4, xid: roleRequest.xid, type: 'role-reply', role: 2, generationId: 7n });
+    expect((await role).map((reply) => reply.type === 'role-reply' && reply.generationId)).toEqual([7n]);
+    expect((await asyncConfig).map((reply) => reply.type)).toEqual(['get-async-reply']);
+  });
+
   it('rejects sendWithBarrier with the error a message before the barrier caused', async () => {
     const clock = new VirtualClock();
     const { ready, connect } = start(clock);
