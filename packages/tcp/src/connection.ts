@@ -1180,7 +1180,12 @@ export class Connection implements TcpFlow {
   }
 
   private sendAck(): void {
-    this.transmit(this.sndNxt, TcpFlag.ack, 0, 0, false);
+    // A pure ACK carries the highest sequence number sent, not SND.NXT: after a timeout SND.NXT
+    // goes back to SND.UNA (RFC 5681 §3.1 go-back), and an ACK numbered there lies below the
+    // peer's RCV.NXT once the peer has our data. The peer would find it unacceptable and drop
+    // it unread (RFC 9293 §3.10.7.4), so two ends that both timed out would never learn of
+    // each other's ACKs and would trade such ACKs until they gave up.
+    this.transmit(this.sndMax, TcpFlag.ack, 0, 0, false);
   }
 
   /** RFC 5961 §3.2, §4.2, §5.2: an ACK that only a peer in sync can use, rate-limited (§7). */

@@ -63,7 +63,9 @@ describe('TCP over Ethernet, ARP and IPv4 on the simulated network', () => {
         expect(client?.stats().connections).toBe(0);
         expect(server?.stats().connections).toBe(0);
       }),
-      { numRuns: 5, interruptAfterTimeLimit: 20_000 },
+      // [8, 29788]: both ends timed out at the close and went back to SND.UNA; their pure ACKs,
+      // numbered there, were below each other's RCV.NXT and dropped unread, until both gave up.
+      { numRuns: 5, interruptAfterTimeLimit: 20_000, examples: [[8, 29_788]] },
     );
   });
 
