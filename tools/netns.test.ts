@@ -64,8 +64,16 @@ describeInterop('tools/netns.sh', ['ping'], () => {
     const name = uniqueName('mga');
     const device = uniqueName('mgd');
     expect((await collect('ip', ['tuntap', 'add', 'dev', device, 'mode', 'tap'])).code).toBe(0);
-    const result = await collect(script, ['run', '--name', name, '--adopt', device, '--address', '10.69.0.1/24', '--inside', '--', 'ip', '-o', 'addr', 'show', device]);
-    expect(result.stdout).toContain('inet 10.69.0.1/24');
+    try {
+      const result = await collect(script, ['run', '--name', name, '--adopt', device, '--address', '10.69.0.1/24', '--inside', '--', 'ip', '-o', 'addr', 'show', device]);
+      expect(result.stdout).toContain('inet 10.69.0.1/24');
+    } finally {
+      // A persistent TAP device outlives the namespace: deleting it moves the device back here.
+      for (let attempt = 0; attempt < 20 && (await collect('ip', ['link', 'show', device])).code !== 0; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await collect('ip', ['tuntap', 'del', 'dev', device, 'mode', 'tap']);
+    }
     expect((await collect('ip', ['link', 'show', device])).code).not.toBe(0);
   });
 

@@ -17,7 +17,7 @@ import {
   parseMessage, parseTableFeatures,
 } from '@morgana/openflow';
 import { describeInterop } from '../../../tools/interop.js';
-import { collect, peerVersion } from '../../../tools/netns-helper.js';
+import { collect, peerVersion, uniqueName } from '../../../tools/netns-helper.js';
 
 type Outgoing = OfpMessage extends infer M ? M extends OfpMessage ? Omit<M, 'version' | 'xid'> : never : never;
 
@@ -118,6 +118,8 @@ class Session {
 }
 
 let managementSocket = '';
+/** A bridge name of our own: the local port is a TAP device in the host's namespace. */
+const bridge = uniqueName('mgbr');
 let ovsVersion = '';
 
 async function open(version: 1 | 4): Promise<Session> {
@@ -143,8 +145,11 @@ describeInterop('OpenFlow codec against a live Open vSwitch bridge', ['ovsdb-too
     await vsctl('--no-wait', 'init');
     daemon('ovs-vswitchd', [`unix:${db}`, '--disable-system', `--unixctl=${join(dir, 'vswitchd.ctl')}`, '--no-chdir', `--log-file=${join(dir, 'vswitchd.log')}`], env);
     await waitFor(() => existsSync(join(dir, 'vswitchd.ctl')), 'ovs-vswitchd control socket');
-    await vsctl('add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev', 'fail-mode=secure', 'protocols=OpenFlow10,OpenFlow13');
-    managementSocket = join(dir, 'br0.mgmt');
+    await vsctl('add-br', bridge, '--', 'set', 'bridge', bridge, 'datapath_type=netdev', 'fail-mode=secure', 'protocols=OpenFlow10,OpenFlow13');
+    // The netdev datapath makes the bridge's local port a persistent TAP device in this
+    // namespace: delete the bridge before the daemons stop, or the device outlives the test.
+    cleanups.push(async () => { await vsctl('--if-exists', 'del-br', bridge); });
+    managementSocket = join(dir, `${bridge}.mgmt`);
     await waitFor(() => existsSync(managementSocket), 'the bridge management socket');
     ovsVersion = peerVersion('ovs-vswitchd');
   }, 60_000);
@@ -170,7 +175,7 @@ describeInterop('OpenFlow codec against a live Open vSwitch bridge', ['ovsdb-too
     expect(async?.type).toBe('get-async-reply');
     const [portDesc] = await session.request({ type: 'multipart-request', flags: 0, body: { kind: 'port-desc' } });
     const local = portDesc?.type === 'multipart-reply' && portDesc.body.kind === 'port-desc' ? portDesc.body.ports.find((port) => port.portNo === OFPP_LOCAL) : undefined;
-    expect(local?.name).toBe('br0');
+    expect(local?.name).toBe(bridge);
 
     // Controller commands, then a barrier: none may be refused.
     const output = (port: number): { type: 'output'; port: number; maxLen: number } => ({ type: 'output', port, maxLen: 0 });
@@ -255,7 +260,7 @@ describeInterop('OpenFlow codec against a live Open vSwitch bridge', ['ovsdb-too
     const session = await open(1);
     const [features] = await session.request({ type: 'features-request' });
     const local = features?.type === 'features-reply' ? features.ports.find((port) => port.portNo === OFPP_LOCAL) : undefined;
-    expect(local?.name).toBe('br0');
+    expect(local?.name).toBe(bridge);
     const portMod = session.send({ type: 'port-mod', portNo: OFPP_LOCAL, hwAddr: (local as PortDesc).hwAddr, config: 0, mask: 0, advertise: 0 });
     const flowMod = session.send({
       type: 'flow-mod', cookie: 9n, cookieMask: 0n, tableId: 0, command: OFPFC_ADD, idleTimeout: 0, hardTimeout: 0, priority: 10,
