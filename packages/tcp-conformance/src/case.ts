@@ -4,7 +4,7 @@
  * the implementation's user side, and helpers that open connections the way the RFC says.
  */
 import type { Ipv4Address, TcpState } from '@morgana/core';
-import { TcpFlag } from '@morgana/tcp';
+import { TcpFlag, formatTcpFlags, parseTcpFlags } from '@morgana/tcp';
 import type { SackBlock, TcpRepr } from '@morgana/tcp';
 import type { ConnectionId, ReadResult, TcpControl } from './control.js';
 import type { ObservedSegment, Tester } from './tester.js';
@@ -49,34 +49,11 @@ export class Skip extends Error {
   }
 }
 
-/** Flags written as packetdrill and tcpdump do: S, F, R, P, U and `.` for ACK. */
-export function flagsOf(text: string): number {
-  let flags = 0;
-  for (const c of text) {
-    if (c === 'S') flags |= TcpFlag.syn;
-    else if (c === 'F') flags |= TcpFlag.fin;
-    else if (c === 'R') flags |= TcpFlag.rst;
-    else if (c === 'P') flags |= TcpFlag.psh;
-    else if (c === 'U') flags |= TcpFlag.urg;
-    else if (c === '.') flags |= TcpFlag.ack;
-    else throw new RangeError(`unknown TCP flag letter ${c}`);
-  }
-  return flags;
-}
+/** Flags written as packetdrill and tcpdump do: S, F, R, P, U, E, C and `.` for ACK. */
+export const flagsOf: (text: string) => number = parseTcpFlags;
 
-/** The text of `flags` in the {@link flagsOf} notation (ECE and CWR as E and C). */
-export function flagsText(flags: number): string {
-  let text = '';
-  if (flags & TcpFlag.syn) text += 'S';
-  if (flags & TcpFlag.fin) text += 'F';
-  if (flags & TcpFlag.rst) text += 'R';
-  if (flags & TcpFlag.psh) text += 'P';
-  if (flags & TcpFlag.urg) text += 'U';
-  if (flags & TcpFlag.ece) text += 'E';
-  if (flags & TcpFlag.cwr) text += 'C';
-  if (flags & TcpFlag.ack) text += '.';
-  return text;
-}
+/** The text of `flags` in the {@link flagsOf} notation. */
+export const flagsText: (flags: number) => string = formatTcpFlags;
 
 /** One line describing a segment, tcpdump-like. */
 export function describeSegment(segment: TcpRepr): string {

@@ -20,6 +20,8 @@ export {
   tcpChecksumSum,
   fillTcpChecksum,
   sackBlocksThatFit,
+  parseTcpFlags,
+  formatTcpFlags,
 } from './wire.js';
 export type { TcpRepr, SackBlock, TcpChecksumContext, TcpOptionsRepr } from './wire.js';
 export { transition, isSynchronized, segmentAcceptable, classifyReset, classifyAck, resetFor, segmentLength } from './state.js';

@@ -53,6 +53,32 @@ export const TcpFlag = {
   cwr: 0x80,
 } as const;
 
+/**
+ * Control bits in the letters packetdrill and tcpdump use: S, F, R, P, U, E (ECE), C (CWR),
+ * and `.` for ACK, e.g. `'S.'` for a SYN-ACK. Throws RangeError on any other letter.
+ */
+export function parseTcpFlags(text: string): number {
+  let flags = 0;
+  for (const letter of text) {
+    const bit = FLAG_LETTERS.find(([, l]) => l === letter)?.[0];
+    if (bit === undefined) throw new RangeError(`unknown TCP flag letter ${letter}`);
+    flags |= bit;
+  }
+  return flags;
+}
+
+/** The letters of {@link parseTcpFlags} for `flags`, ACK last. */
+export function formatTcpFlags(flags: number): string {
+  let text = '';
+  for (const [bit, letter] of FLAG_LETTERS) if ((flags & bit) !== 0) text += letter;
+  return text;
+}
+
+const FLAG_LETTERS: readonly (readonly [number, string])[] = [
+  [TcpFlag.syn, 'S'], [TcpFlag.fin, 'F'], [TcpFlag.rst, 'R'], [TcpFlag.psh, 'P'], [TcpFlag.urg, 'U'],
+  [TcpFlag.ece, 'E'], [TcpFlag.cwr, 'C'], [TcpFlag.ack, '.'],
+];
+
 /** Option kinds. */
 export const TcpOptionKind = {
   end: 0,

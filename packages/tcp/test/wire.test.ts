@@ -5,6 +5,8 @@ import type { Ipv4Address } from '@morgana/core';
 import {
   TCP_MAX_OPTIONS_LENGTH,
   TcpFlag,
+  formatTcpFlags,
+  parseTcpFlags,
   TcpSegment,
   emitTcp,
   parseTcp,
@@ -146,5 +148,18 @@ describe('TCP wire format (RFC 9293 §3.1)', () => {
     const base = { mss: undefined, windowScale: undefined, sackPermitted: false, sackBlocks: blocks };
     expect(sackBlocksThatFit({ ...base, tsVal: 1, tsEcr: 2 })).toBe(3);
     expect(sackBlocksThatFit({ ...base, tsVal: undefined, tsEcr: undefined })).toBe(4);
+  });
+});
+
+describe('flag letters', () => {
+  it('reads and writes the packetdrill letters as inverses, ACK last', () => {
+    expect(parseTcpFlags('S.')).toBe(TcpFlag.syn | TcpFlag.ack);
+    expect(formatTcpFlags(TcpFlag.fin | TcpFlag.ack | TcpFlag.psh)).toBe('FP.');
+    expect(() => parseTcpFlags('SX')).toThrow(RangeError);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xff }), (flags) => {
+        expect(parseTcpFlags(formatTcpFlags(flags))).toBe(flags);
+      }),
+    );
   });
 });

@@ -7,35 +7,15 @@ import { expect } from 'vitest';
 import { CounterSet } from '@morgana/core';
 import type { Fill, IcmpErrorInfo, Ip, IpHandler, IpReceiveInfo, Ipv4Address, Tcp, TcpFlow, TcpListener } from '@morgana/core';
 import { VirtualClock, createSeededRandom } from '@morgana/testing';
-import { TcpFlag, createTcp, emitTcp, parseTcp, tcpLength } from '../../src/index.js';
+import { createTcp, emitTcp, formatTcpFlags, parseTcp, parseTcpFlags, tcpLength } from '../../src/index.js';
 import type { SackBlock, TcpConfig, TcpRepr } from '../../src/index.js';
 
 export const LOCAL = 0x0a000001 as Ipv4Address;
 export const REMOTE = 0x0a000002 as Ipv4Address;
 
 /** Flags written as packetdrill does: S (SYN), F (FIN), R (RST), P (PSH), `.` (ACK). */
-export function flagsOf(text: string): number {
-  let flags = 0;
-  for (const c of text) {
-    if (c === 'S') flags |= TcpFlag.syn;
-    else if (c === 'F') flags |= TcpFlag.fin;
-    else if (c === 'R') flags |= TcpFlag.rst;
-    else if (c === 'P') flags |= TcpFlag.psh;
-    else if (c === '.') flags |= TcpFlag.ack;
-    else throw new Error(`unknown flag ${c}`);
-  }
-  return flags;
-}
-
-export function flagsText(flags: number): string {
-  let text = '';
-  if (flags & TcpFlag.syn) text += 'S';
-  if (flags & TcpFlag.fin) text += 'F';
-  if (flags & TcpFlag.rst) text += 'R';
-  if (flags & TcpFlag.psh) text += 'P';
-  if (flags & TcpFlag.ack) text += '.';
-  return text;
-}
+export const flagsOf: (text: string) => number = parseTcpFlags;
+export const flagsText: (flags: number) => string = formatTcpFlags;
 
 /** A segment to inject: flags as text, everything else optional. */
 export interface ScriptSegment {
